@@ -1,0 +1,88 @@
+// Package id makes the identifiers Roost hands out: sortable object IDs and
+// unguessable tokens. Nothing sequential ever leaves the process.
+package id
+
+import (
+	"crypto/rand"
+	"encoding/base32"
+	"encoding/binary"
+	"strings"
+	"sync"
+	"time"
+)
+
+// enc is Crockford's base32 alphabet in lower case: no i, l, o or u, so IDs
+// read aloud or copied by hand survive.
+var enc = base32.NewEncoding("0123456789abcdefghjkmnpqrstvwxyz").WithPadding(base32.NoPadding)
+
+var (
+	mu     sync.Mutex
+	lastMS int64
+	lastR  [10]byte
+)
+
+// New returns a 26-character ID that sorts by creation time (millisecond
+// precision, then random within the same millisecond, monotonic inside one
+// process) and carries 80 random bits, in the manner of a ULID. prefix, when
+// given, is joined with an underscore ("mem_01j…").
+func New(prefix string) string {
+	return NewAt(prefix, time.Now())
+}
+
+// NewAt is New for a given time, for backfills that must sort by the time an
+// event happened rather than the time it was imported.
+func NewAt(prefix string, t time.Time) string {
+	var b [16]byte
+	ms := t.UnixMilli()
+	mu.Lock()
+	if ms == lastMS {
+		// Same millisecond: increment the random part so IDs stay ordered.
+		for i := len(lastR) - 1; i >= 0; i-- {
+			lastR[i]++
+			if lastR[i] != 0 {
+				break
+			}
+		}
+	} else {
+		rand.Read(lastR[:])
+		lastMS = ms
+	}
+	copy(b[6:], lastR[:])
+	mu.Unlock()
+	var ts [8]byte
+	binary.BigEndian.PutUint64(ts[:], uint64(ms))
+	copy(b[:6], ts[2:])
+	s := enc.EncodeToString(b[:])
+	if prefix == "" {
+		return s
+	}
+	return prefix + "_" + s
+}
+
+// Token returns a random URL-safe token with n bytes of entropy, for secrets
+// handed to a person or a program (session cookies, API keys, setup links).
+func Token(n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	return enc.EncodeToString(b)
+}
+
+// Valid reports whether s looks like an ID made by New with the given prefix.
+// It is a cheap guard before a database lookup, not a proof of existence.
+func Valid(prefix, s string) bool {
+	if prefix != "" {
+		if !strings.HasPrefix(s, prefix+"_") {
+			return false
+		}
+		s = s[len(prefix)+1:]
+	}
+	if len(s) != 26 {
+		return false
+	}
+	for _, c := range s {
+		if !strings.ContainsRune("0123456789abcdefghjkmnpqrstvwxyz", c) {
+			return false
+		}
+	}
+	return true
+}

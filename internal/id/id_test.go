@@ -1,0 +1,44 @@
+package id
+
+import (
+	"sort"
+	"testing"
+	"time"
+)
+
+func TestNewSortsAndIsUnique(t *testing.T) {
+	t.Parallel()
+	seen := map[string]bool{}
+	var ids []string
+	for range 10000 {
+		s := New("clk")
+		if seen[s] {
+			t.Fatalf("duplicate id %s", s)
+		}
+		seen[s] = true
+		ids = append(ids, s)
+	}
+	if !sort.StringsAreSorted(ids) {
+		t.Fatal("ids made in sequence do not sort in sequence")
+	}
+	if !Valid("clk", ids[0]) || Valid("mem", ids[0]) || Valid("clk", "clk_short") {
+		t.Fatal("Valid disagrees with New")
+	}
+}
+
+func TestNewAtOrdersByTime(t *testing.T) {
+	t.Parallel()
+	a := NewAt("", time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC))
+	b := NewAt("", time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC))
+	if a >= b {
+		t.Fatalf("%s should sort before %s", a, b)
+	}
+}
+
+func TestToken(t *testing.T) {
+	t.Parallel()
+	a, b := Token(20), Token(20)
+	if a == b || len(a) != 32 {
+		t.Fatalf("tokens %q %q", a, b)
+	}
+}
