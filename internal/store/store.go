@@ -188,6 +188,16 @@ func (db *DB) Tx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	return nil
 }
 
+// ForUpdate is the clause that locks the rows a SELECT reads until the
+// transaction ends. SQLite needs none: its write transaction already holds
+// the database's only write lock.
+func (db *DB) ForUpdate() string {
+	if db.Dialect == Postgres {
+		return " FOR UPDATE"
+	}
+	return ""
+}
+
 // IsUniqueViolation reports whether err is a unique-constraint violation.
 func IsUniqueViolation(err error) bool {
 	var pg *pgconn.PgError
