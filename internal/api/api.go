@@ -1,0 +1,149 @@
+// Package api is Roost's REST surface under /api/v1: JSON in and out,
+// bearer API keys scoped to one workspace, RFC 9457 problem details for
+// errors, Idempotency-Key on every create, cursor pagination, and an
+// OpenAPI document that describes all of it.
+package api
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/roost-hq/roost/internal/auth"
+	"github.com/roost-hq/roost/internal/httpx"
+	"github.com/roost-hq/roost/internal/secret"
+	"github.com/roost-hq/roost/internal/store"
+	"github.com/roost-hq/roost/internal/team"
+)
+
+// API serves /api/v1.
+type API struct {
+	DB      *store.DB
+	Team    *team.Store
+	Auth    *auth.Store
+	Keys    *secret.Keys
+	Log     *slog.Logger
+	BaseURL string
+}
+
+type keyCtx struct{}
+
+// caller is the API key a request authenticated with.
+func caller(ctx context.Context) auth.APIKey {
+	k, _ := ctx.Value(keyCtx{}).(auth.APIKey)
+	return k
+}
+
+// actor is the role API keys act with: they manage the workspace like an
+// admin, and cannot create or change owners.
+const actor = team.Admin
+
+type handler func(w http.ResponseWriter, r *http.Request) error
+
+// Register adds the API's routes to mux.
+func (a *API) Register(mux *httpx.Mux) {
+	mux.HandleFunc("GET /api/v1/openapi.json", httpx.Public, serveOpenAPI)
+	mux.Handle("GET /api/v1/", httpx.Public, a.wrap(func(w http.ResponseWriter, r *http.Request) error {
+		return problem(http.StatusNotFound, "not_found", "No such API endpoint; see /api/v1/openapi.json.")
+	}, false))
+
+	mux.Handle("GET /api/v1/workspace", httpx.APIKey, a.authed(a.getWorkspace))
+
+	mux.Handle("GET /api/v1/members", httpx.APIKey, a.authed(a.listMembers))
+	mux.Handle("POST /api/v1/members", httpx.APIKey, a.authed(a.idempotent(a.createMember)))
+	mux.Handle("GET /api/v1/members/{id}", httpx.APIKey, a.authed(a.getMember))
+	mux.Handle("PATCH /api/v1/members/{id}", httpx.APIKey, a.authed(a.updateMember))
+	mux.Handle("DELETE /api/v1/members/{id}", httpx.APIKey, a.authed(a.deleteMember))
+
+	mux.Handle("GET /api/v1/api-keys", httpx.APIKey, a.authed(a.listKeys))
+	mux.Handle("POST /api/v1/api-keys", httpx.APIKey, a.authed(a.idempotent(a.createKey)))
+	mux.Handle("GET /api/v1/api-keys/{id}", httpx.APIKey, a.authed(a.getKey))
+	mux.Handle("DELETE /api/v1/api-keys/{id}", httpx.APIKey, a.authed(a.revokeKey))
+}
+
+func (a *API) authed(h handler) http.Handler { return a.wrap(h, true) }
+
+// wrap turns a handler into an http.Handler that authenticates the caller
+// (when needed) and writes returned errors as problems.
+func (a *API) wrap(h handler, needKey bool) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if needKey {
+			k, err := a.authenticate(r)
+			if err != nil {
+				w.Header().Set("WWW-Authenticate", `Bearer realm="roost"`)
+				writeError(w, r, a.Log, err)
+				return
+			}
+			r = r.WithContext(context.WithValue(r.Context(), keyCtx{}, k))
+		}
+		if err := h(w, r); err != nil {
+			writeError(w, r, a.Log, err)
+		}
+	})
+}
+
+func (a *API) authenticate(r *http.Request) (auth.APIKey, error) {
+	h := r.Header.Get("Authorization")
+	scheme, tok, ok := strings.Cut(h, " ")
+	if h == "" {
+		return auth.APIKey{}, problem(http.StatusUnauthorized, "unauthorized", "Send an API key as Authorization: Bearer roost_….")
+	}
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return auth.APIKey{}, problem(http.StatusUnauthorized, "unauthorized", "The Authorization header must use the Bearer scheme.")
+	}
+	k, err := a.Auth.AuthenticateKey(r.Context(), strings.TrimSpace(tok))
+	if err == store.ErrNotFound {
+		return auth.APIKey{}, problem(http.StatusUnauthorized, "unauthorized", "The API key is unknown or revoked.")
+	}
+	return k, err
+}
+
+// Page is the shape of every list response.
+type Page[T any] struct {
+	Data       []T    `json:"data"`
+	NextCursor string `json:"next_cursor,omitempty"`
+}
+
+const defaultLimit, maxLimit = 50, 200
+
+// pageParams reads ?limit= and ?cursor=. Cursors are opaque to clients;
+// today they are the last ID of the previous page.
+func pageParams(r *http.Request) (limit int, cursor string, err error) {
+	limit = defaultLimit
+	if s := r.URL.Query().Get("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > maxLimit {
+			return 0, "", problem(http.StatusBadRequest, "invalid_parameter", "limit must be a number from 1 to 200.")
+		}
+		limit = n
+	}
+	cursor = r.URL.Query().Get("cursor")
+	if len(cursor) > 100 {
+		return 0, "", problem(http.StatusBadRequest, "invalid_parameter", "cursor is not valid.")
+	}
+	return limit, cursor, nil
+}
+
+// page trims a result fetched with limit+1 rows and sets the next cursor.
+func page[T any](items []T, limit int, idOf func(T) string) Page[T] {
+	p := Page[T]{Data: items}
+	if p.Data == nil {
+		p.Data = []T{}
+	}
+	if len(items) > limit {
+		p.Data = items[:limit]
+		p.NextCursor = idOf(items[limit-1])
+	}
+	return p
+}
+
+func (a *API) getWorkspace(w http.ResponseWriter, r *http.Request) error {
+	ws, err := a.Team.Workspace(r.Context(), caller(r.Context()).WorkspaceID)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, ws)
+	return nil
+}

@@ -1,0 +1,88 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"time"
+
+	"github.com/roost-hq/roost/internal/config"
+	"github.com/roost-hq/roost/internal/server"
+	"github.com/roost-hq/roost/internal/team"
+)
+
+func serve(ctx context.Context, e *Env, args []string) error {
+	start := time.Now()
+	var cfg config.Config
+	fs := flags(e, "serve", "", &cfg)
+	if err := parse(fs, args, &cfg); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usageErr("unexpected argument %q", fs.Arg(0))
+	}
+	log := cfg.Logger(e.Stderr)
+	keys, generated, err := cfg.Keys(true)
+	if err != nil {
+		return err
+	}
+	if generated != "" {
+		log.Warn("generated a new secret key: back it up, and give every node the same one (ROOST_SECRET_KEY)", "file", generated)
+	}
+	db, applied, err := openDB(ctx, &cfg)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	for _, m := range applied {
+		log.Info("applied migration", "name", m)
+	}
+	if err := server.CheckKey(ctx, db, keys); err != nil {
+		return err
+	}
+	srv, err := server.New(server.Options{DB: db, Keys: keys, Log: log, BaseURL: cfg.BaseURL, Secure: cfg.Secure()})
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("cannot listen on %s: %w", cfg.Addr, err)
+	}
+	log.Info("roost is running", "version", versionString(), "url", cfg.BaseURL, "listen", ln.Addr().String(),
+		"database", db.Where, "startup", time.Since(start).Round(time.Millisecond))
+	if err := firstRunHint(ctx, e, srv.Team, cfg.BaseURL); err != nil {
+		return err
+	}
+	if e.Ready != nil {
+		e.Ready(ln.Addr().String())
+	}
+	err = srv.Serve(ctx, ln)
+	log.Info("roost stopped")
+	return err
+}
+
+// firstRunHint prints, when nobody can sign in yet, a one-time link that
+// creates the first workspace and owner, and the CLI alternative. It goes to
+// the terminal, not the structured log, which may be shipped elsewhere.
+func firstRunHint(ctx context.Context, e *Env, t *team.Store, baseURL string) error {
+	tok, err := t.NewSetupToken(ctx)
+	if errors.Is(err, team.ErrAlreadySetUp) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.Stdout, `
+  Welcome to Roost. Nobody can sign in yet. To create the first workspace and
+  its owner, open this one-time link (valid for 24 hours):
+
+      %s/app/setup/%s
+
+  or, from a shell:
+
+      roost admin create --workspace "Your Brand" --email you@example.com --name "Your Name"
+
+`, baseURL, tok)
+	return nil
+}

@@ -1,0 +1,179 @@
+// Package httpx holds the HTTP plumbing the dashboard, the API and the
+// public pages share: a mux that remembers its routes (so tests can walk
+// them all), request logging, metrics, panic recovery and security headers.
+package httpx
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/roost-hq/roost/internal/metrics"
+)
+
+// Access says who may call a route.
+type Access string
+
+const (
+	Public  Access = "public"  // anyone
+	Session Access = "session" // a signed-in dashboard user
+	APIKey  Access = "apikey"  // a bearer API key
+)
+
+// Route is one registered pattern.
+type Route struct {
+	Method string
+	Path   string
+	Access Access
+}
+
+// Mux is an http.ServeMux that records what is registered on it.
+type Mux struct {
+	mux    *http.ServeMux
+	routes []Route
+}
+
+// NewMux returns an empty Mux.
+func NewMux() *Mux { return &Mux{mux: http.NewServeMux()} }
+
+// Handle registers h for pattern ("GET /app/settings/members/{id}").
+func (m *Mux) Handle(pattern string, access Access, h http.Handler) {
+	method, path, ok := strings.Cut(pattern, " ")
+	if !ok {
+		panic("httpx: pattern needs a method: " + pattern)
+	}
+	m.mux.Handle(pattern, h)
+	m.routes = append(m.routes, Route{Method: method, Path: path, Access: access})
+}
+
+// HandleFunc is Handle for a function.
+func (m *Mux) HandleFunc(pattern string, access Access, h http.HandlerFunc) {
+	m.Handle(pattern, access, h)
+}
+
+// Routes returns what has been registered, in order.
+func (m *Mux) Routes() []Route { return append([]Route(nil), m.routes...) }
+
+func (m *Mux) ServeHTTP(w http.ResponseWriter, r *http.Request) { m.mux.ServeHTTP(w, r) }
+
+// Recorder wraps a ResponseWriter to remember the status and size written.
+type Recorder struct {
+	http.ResponseWriter
+	Status int
+	Bytes  int64
+}
+
+func (r *Recorder) WriteHeader(code int) {
+	if r.Status == 0 {
+		r.Status = code
+	}
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *Recorder) Write(b []byte) (int, error) {
+	if r.Status == 0 {
+		r.Status = http.StatusOK
+	}
+	n, err := r.ResponseWriter.Write(b)
+	r.Bytes += int64(n)
+	return n, err
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (r *Recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
+// Hijack is passed through for protocols that need the connection.
+func (r *Recorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	h, ok := r.ResponseWriter.(http.Hijacker)
+	if !ok {
+		return nil, nil, errors.New("httpx: hijack not supported")
+	}
+	return h.Hijack()
+}
+
+// Observer counts and times requests by route pattern (never by raw path,
+// which would let visitors create unbounded series).
+type Observer struct {
+	requests *metrics.Counter
+	duration *metrics.Histogram
+}
+
+// NewObserver registers the HTTP metrics on reg.
+func NewObserver(reg *metrics.Registry) *Observer {
+	return &Observer{
+		requests: reg.Counter("roost_http_requests_total", "HTTP requests answered, by route pattern, method and status code.", "route", "method", "code"),
+		duration: reg.Histogram("roost_http_request_duration_seconds", "Time to answer HTTP requests, by route pattern.", metrics.DefBuckets, "route"),
+	}
+}
+
+// sensitive paths carry one-time secrets; the log shows only their prefix.
+var sensitive = []string{"/app/setup/", "/app/invite/"}
+
+func logPath(p string) string {
+	for _, s := range sensitive {
+		if strings.HasPrefix(p, s) {
+			return s + "…"
+		}
+	}
+	return p
+}
+
+// Middleware wraps h with panic recovery, security headers, metrics and a
+// request log line.
+func Middleware(h http.Handler, log *slog.Logger, obs *Observer) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		rec := &Recorder{ResponseWriter: w}
+		hdr := w.Header()
+		hdr.Set("X-Content-Type-Options", "nosniff")
+		hdr.Set("Referrer-Policy", "strict-origin-when-cross-origin")
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				log.Error("panic serving request", "method", r.Method, "path", logPath(r.URL.Path), "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+				if rec.Status == 0 {
+					http.Error(rec, "internal server error", http.StatusInternalServerError)
+				}
+			}
+			d := time.Since(start)
+			route := r.Pattern
+			if route == "" {
+				route = "unmatched"
+			}
+			if rec.Status == 0 {
+				rec.Status = http.StatusOK
+			}
+			if obs != nil {
+				obs.requests.Inc(route, r.Method, strconv.Itoa(rec.Status))
+				obs.duration.Observe(d.Seconds(), route)
+			}
+			level := slog.LevelInfo
+			if rec.Status >= 500 {
+				level = slog.LevelError
+			}
+			log.LogAttrs(r.Context(), level, "request",
+				slog.String("method", r.Method), slog.String("path", logPath(r.URL.Path)), slog.String("route", route),
+				slog.Int("status", rec.Status), slog.Int64("bytes", rec.Bytes), slog.Duration("duration", d))
+		}()
+		h.ServeHTTP(rec, r)
+	})
+}
+
+// ClientIP is the address of the peer, without port. Roost does not trust
+// forwarding headers by default.
+func ClientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}

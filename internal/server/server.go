@@ -1,0 +1,168 @@
+// Package server assembles Roost's HTTP surface (dashboard, API, public
+// pages, health and metrics) and its background work into one process that
+// starts fast and stops gracefully.
+package server
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/roost-hq/roost/internal/api"
+	"github.com/roost-hq/roost/internal/auth"
+	"github.com/roost-hq/roost/internal/httpx"
+	"github.com/roost-hq/roost/internal/metrics"
+	"github.com/roost-hq/roost/internal/secret"
+	"github.com/roost-hq/roost/internal/store"
+	"github.com/roost-hq/roost/internal/team"
+	"github.com/roost-hq/roost/internal/web"
+)
+
+// Options are what a Server is built from.
+type Options struct {
+	DB      *store.DB
+	Keys    *secret.Keys
+	Log     *slog.Logger
+	BaseURL string
+	Secure  bool
+}
+
+// Server is one Roost process.
+type Server struct {
+	Options
+	Team    *team.Store
+	Auth    *auth.Store
+	Web     *web.Web
+	API     *api.API
+	Metrics *metrics.Registry
+	Mux     *httpx.Mux
+	Handler http.Handler
+}
+
+// New wires the capabilities together.
+func New(o Options) (*Server, error) {
+	s := &Server{Options: o, Team: team.New(o.DB), Auth: auth.New(o.DB), Metrics: metrics.NewRegistry(), Mux: httpx.NewMux()}
+	s.Web = &web.Web{Team: s.Team, Auth: s.Auth, Keys: o.Keys, Log: o.Log, BaseURL: o.BaseURL, Secure: o.Secure}
+	if err := s.Web.Init(); err != nil {
+		return nil, err
+	}
+	s.API = &api.API{DB: o.DB, Team: s.Team, Auth: s.Auth, Keys: o.Keys, Log: o.Log, BaseURL: o.BaseURL}
+
+	s.Metrics.RegisterRuntime()
+	pool := func(db *sql.DB, f func(sql.DBStats) int) func() float64 {
+		return func() float64 { return float64(f(db.Stats())) }
+	}
+	s.Metrics.GaugeFunc("roost_db_connections_in_use", "Database connections in use (writer and readers).",
+		pool(o.DB.W, func(st sql.DBStats) int { return st.InUse }))
+	s.Metrics.GaugeFunc("roost_db_connections_open", "Database connections open (writer and readers).",
+		pool(o.DB.W, func(st sql.DBStats) int { return st.OpenConnections }))
+
+	s.Mux.HandleFunc("GET /healthz", httpx.Public, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.Write([]byte("ok\n"))
+	})
+	s.Mux.HandleFunc("GET /readyz", httpx.Public, s.ready)
+	s.Mux.Handle("GET /metrics", httpx.Public, s.Metrics.Handler())
+	s.API.Register(s.Mux)
+	s.Web.Register(s.Mux)
+	s.Handler = httpx.Middleware(s.Mux, o.Log, httpx.NewObserver(s.Metrics))
+	return s, nil
+}
+
+func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	if err := s.DB.Ready(ctx); err != nil {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		fmt.Fprintf(w, "not ready: %v\n", err)
+		return
+	}
+	w.Write([]byte("ready\n"))
+}
+
+// CheckKey makes sure every node of one database uses the same secret key:
+// the first node records a check value, later ones compare with it.
+func CheckKey(ctx context.Context, db *store.DB, keys *secret.Keys) error {
+	if _, err := db.W.ExecContext(ctx, `INSERT INTO instance (key, value) VALUES ('key_check', $1) ON CONFLICT (key) DO NOTHING`, keys.Check()); err != nil {
+		return fmt.Errorf("cannot record the secret key check: %w", err)
+	}
+	var stored string
+	if err := db.W.QueryRowContext(ctx, `SELECT value FROM instance WHERE key = 'key_check'`).Scan(&stored); err != nil {
+		return fmt.Errorf("cannot read the secret key check: %w", err)
+	}
+	if stored != keys.Check() {
+		return errors.New("the secret key differs from the one this database was set up with: every node must use the same ROOST_SECRET_KEY")
+	}
+	return nil
+}
+
+// housekeepingEvery is how often expired sessions, one-time tokens and kept
+// idempotent responses are deleted. Every node does it; the deletes are
+// idempotent, so several nodes doing it at once is harmless.
+const housekeepingEvery = time.Hour
+
+func (s *Server) housekeeping(ctx context.Context) {
+	t := time.NewTicker(housekeepingEvery)
+	defer t.Stop()
+	for {
+		now := time.Now()
+		if err := s.Auth.Expire(ctx, now); err != nil && ctx.Err() == nil {
+			s.Log.Warn("housekeeping", "err", err)
+		}
+		if err := api.ExpireIdempotencyKeys(ctx, s.DB, now); err != nil && ctx.Err() == nil {
+			s.Log.Warn("housekeeping", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// ShutdownTimeout bounds how long in-flight requests may take to finish
+// after a stop signal.
+const ShutdownTimeout = 20 * time.Second
+
+// Serve answers requests on ln until ctx is cancelled, then stops accepting,
+// lets in-flight requests finish and returns.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	srv := &http.Server{
+		Handler:           s.Handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(s.Log.Handler(), slog.LevelWarn),
+	}
+	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		s.housekeeping(bg)
+	}()
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	var err error
+	select {
+	case err = <-errc:
+	case <-ctx.Done():
+		sctx, cancel := context.WithTimeout(context.Background(), ShutdownTimeout)
+		err = srv.Shutdown(sctx)
+		cancel()
+	}
+	stopBG()
+	<-done
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	return err
+}

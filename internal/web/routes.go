@@ -1,0 +1,321 @@
+package web
+
+import (
+	"context"
+	"errors"
+	"io/fs"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/roost-hq/roost/internal/httpx"
+	"github.com/roost-hq/roost/internal/store"
+	"github.com/roost-hq/roost/internal/team"
+	"github.com/roost-hq/roost/internal/valid"
+)
+
+// Register adds the dashboard's routes to mux.
+func (s *Web) Register(mux *httpx.Mux) {
+	static, _ := fs.Sub(staticFS, "static")
+	files := http.FileServerFS(static)
+	mux.Handle("GET /static/{file...}", httpx.Public, http.StripPrefix("/static/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Query().Get("v") != "" {
+			w.Header().Set("Cache-Control", "public, max-age=31536000, immutable")
+		}
+		files.ServeHTTP(w, r)
+	})))
+	mux.HandleFunc("GET /{$}", httpx.Public, func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "/app/", http.StatusFound)
+	})
+
+	public := func(pattern string, h http.HandlerFunc) { mux.Handle(pattern, httpx.Public, s.forms(h)) }
+	public("GET /app/login", s.loginPage)
+	public("POST /app/login", s.login)
+	public("POST /app/logout", s.logout)
+	public("GET /app/setup/{token}", s.setupPage)
+	public("POST /app/setup/{token}", s.setup)
+	public("GET /app/invite/{token}", s.invitePage)
+	public("POST /app/invite/{token}", s.acceptInvite)
+
+	signedIn := func(pattern string, h http.HandlerFunc) { mux.Handle(pattern, httpx.Session, s.forms(s.signedIn(h))) }
+	signedIn("GET /app/{$}", s.overview)
+	signedIn("GET /app/", s.notFound)
+	signedIn("POST /app/switch", s.switchWorkspace)
+	signedIn("GET /app/workspaces/new", s.newWorkspacePage)
+	signedIn("POST /app/workspaces/new", s.createWorkspace)
+	signedIn("GET /app/settings/{$}", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "/app/settings/workspace", http.StatusFound)
+	})
+	signedIn("GET /app/settings/workspace", s.workspaceSettings)
+	signedIn("POST /app/settings/workspace", s.manager(s.renameWorkspace))
+	signedIn("GET /app/settings/members", s.membersPage)
+	signedIn("POST /app/settings/members", s.manager(s.addMember))
+	signedIn("POST /app/settings/members/{id}", s.manager(s.updateMember))
+	signedIn("POST /app/settings/members/{id}/remove", s.manager(s.removeMember))
+	signedIn("POST /app/settings/members/{id}/reinvite", s.manager(s.reinvite))
+	signedIn("GET /app/settings/api-keys", s.manager(s.keysPage))
+	signedIn("POST /app/settings/api-keys", s.manager(s.createKey))
+	signedIn("POST /app/settings/api-keys/{id}/revoke", s.manager(s.revokeKey))
+	signedIn("GET /app/settings/profile", s.profilePage)
+	signedIn("POST /app/settings/profile", s.saveProfile)
+	signedIn("POST /app/settings/password", s.changePassword)
+}
+
+// maxForm caps form bodies; dashboard forms are small.
+const maxForm = 64 << 10
+
+// forms protects every state-changing request: the browser must say the
+// request is same-origin (Sec-Fetch-Site / Origin), and the form must carry
+// the token tied to this browser's CSRF cookie.
+func (s *Web) forms(h http.HandlerFunc) http.Handler {
+	return s.csrf.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost {
+			r.Body = http.MaxBytesReader(w, r.Body, maxForm)
+			if err := r.ParseForm(); err != nil {
+				s.message(w, r, http.StatusBadRequest, "Form not accepted", "The form could not be read. Go back and try again.")
+				return
+			}
+			if !s.checkCSRF(r) {
+				s.message(w, r, http.StatusForbidden, "Form expired", "This form is out of date or was not sent from Roost. Go back, reload the page and try again.")
+				return
+			}
+		}
+		h(w, r)
+	}))
+}
+
+// signedIn loads the session, or sends the browser to sign in.
+func (s *Web) signedIn(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		v, err := s.loadViewer(r.Context(), r)
+		if errors.Is(err, store.ErrNotFound) {
+			if r.Method == http.MethodGet {
+				http.Redirect(w, r, "/app/login?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
+				return
+			}
+			s.message(w, r, http.StatusUnauthorized, "Signed out", "Your session has ended. Sign in again, then repeat what you were doing.")
+			return
+		}
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		h(w, r.WithContext(context.WithValue(r.Context(), viewerCtx{}, v)))
+	}
+}
+
+// loadViewer resolves the session cookie to a person and the workspace
+// they are looking at. A session whose workspace the person has left falls
+// back to another of theirs; a person in no workspace is signed out.
+func (s *Web) loadViewer(ctx context.Context, r *http.Request) (*viewer, error) {
+	c, err := r.Cookie(sessionCookie)
+	if err != nil || c.Value == "" || len(c.Value) > 100 {
+		return nil, store.ErrNotFound
+	}
+	se, err := s.Auth.Session(ctx, c.Value)
+	if err != nil {
+		return nil, err
+	}
+	u, err := s.Team.User(ctx, se.UserID)
+	if err != nil {
+		return nil, err
+	}
+	ms, err := s.Team.Memberships(ctx, u.ID)
+	if err != nil {
+		return nil, err
+	}
+	if len(ms) == 0 {
+		return nil, store.ErrNotFound
+	}
+	cur := ms[0]
+	for _, m := range ms {
+		if m.ID == se.WorkspaceID {
+			cur = m
+		}
+	}
+	m, err := s.Team.Member(ctx, cur.ID, cur.MemberID)
+	if err != nil {
+		return nil, err
+	}
+	return &viewer{Token: c.Value, User: u, Member: m, Workspace: cur.Workspace, Memberships: ms}, nil
+}
+
+// manager limits a page to owners and admins.
+func (s *Web) manager(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if !viewerFrom(r).Member.Role.ManagesTeam() {
+			s.message(w, r, http.StatusForbidden, "Owners and admins only", "Ask an owner or admin of this workspace to do this for you.")
+			return
+		}
+		h(w, r)
+	}
+}
+
+// formValues keeps what was typed, to show it again beside errors.
+func formValues(r *http.Request, names ...string) map[string]string {
+	m := map[string]string{}
+	for _, n := range names {
+		m[n] = r.PostFormValue(n)
+	}
+	return m
+}
+
+// badInput renders the page again with the problems beside the fields, or
+// falls back to fail for errors that are not about input.
+func (s *Web) badInput(w http.ResponseWriter, r *http.Request, err error, page string, v view) {
+	ve, ok := valid.As(err)
+	if !ok {
+		s.fail(w, r, err)
+		return
+	}
+	v.Errors = ve
+	v.Flash = &flash{Kind: "error", Text: "Please correct the highlighted fields."}
+	if len(ve.Fields) == 1 && ve.Fields[0].Field == "role" {
+		v.Flash.Text = ve.Fields[0].Message
+	}
+	s.render(w, r, http.StatusUnprocessableEntity, page, v)
+}
+
+// Sign-in.
+
+type loginData struct{ Next string }
+
+// safeNext keeps a post-login redirect inside the dashboard.
+func safeNext(next string) string {
+	if !strings.HasPrefix(next, "/app/") || strings.HasPrefix(next, "//") || strings.ContainsAny(next, "\\\r\n") {
+		return "/app/"
+	}
+	return next
+}
+
+func (s *Web) loginPage(w http.ResponseWriter, r *http.Request) {
+	if v, err := s.loadViewer(r.Context(), r); err == nil && v != nil {
+		http.Redirect(w, r, "/app/", http.StatusSeeOther)
+		return
+	}
+	s.render(w, r, http.StatusOK, "login", view{Title: "Sign in", Data: loginData{Next: safeNext(r.URL.Query().Get("next"))}})
+}
+
+func (s *Web) login(w http.ResponseWriter, r *http.Request) {
+	email := strings.ToLower(strings.TrimSpace(r.PostFormValue("email")))
+	data := loginData{Next: safeNext(r.PostFormValue("next"))}
+	v := view{Title: "Sign in", Data: data, Form: map[string]string{"email": email}}
+	ipKey := team.HashToken("login-ip:" + httpx.ClientIP(r))
+	emailKey := team.HashToken("login-email:" + email)
+	okIP, waitIP := s.loginByIP.Reserve(ipKey)
+	okEmail, waitEmail := s.loginByEmail.Reserve(emailKey)
+	if !okIP || !okEmail {
+		wait := max(waitIP, waitEmail).Round(time.Second)
+		w.Header().Set("Retry-After", strings.TrimSuffix(wait.String(), "s"))
+		v.Flash = &flash{Kind: "error", Text: "Too many sign-in attempts. Wait " + wait.String() + " and try again."}
+		s.render(w, r, http.StatusTooManyRequests, "login", v)
+		return
+	}
+	u, err := s.Team.Authenticate(r.Context(), email, r.PostFormValue("password"))
+	if errors.Is(err, team.ErrBadLogin) {
+		v.Flash = &flash{Kind: "error", Text: "That email and password do not match an account."}
+		s.render(w, r, http.StatusUnauthorized, "login", v)
+		return
+	}
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.loginByEmail.Reset(emailKey)
+	s.startSession(w, r, u.ID, "", data.Next)
+}
+
+func (s *Web) startSession(w http.ResponseWriter, r *http.Request, userID, wsID, next string) {
+	tok, err := s.Auth.CreateSession(r.Context(), userID, wsID)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.setCookie(w, sessionCookie, tok, 0)
+	http.Redirect(w, r, next, http.StatusSeeOther)
+}
+
+func (s *Web) logout(w http.ResponseWriter, r *http.Request) {
+	if c, err := r.Cookie(sessionCookie); err == nil {
+		if err := s.Auth.DeleteSession(r.Context(), c.Value); err != nil {
+			s.fail(w, r, err)
+			return
+		}
+	}
+	s.setCookie(w, sessionCookie, "", -1)
+	s.redirect(w, r, "/app/login", "ok", "You have signed out.")
+}
+
+// First run and invitations.
+
+type tokenData struct {
+	Token, Workspace, Name, Email string
+	MinPassword                   int
+}
+
+func (s *Web) badLink(w http.ResponseWriter, r *http.Request) {
+	s.message(w, r, http.StatusNotFound, "Link expired", "This link is invalid, was already used, or has expired. Ask whoever sent it for a new one.")
+}
+
+func (s *Web) setupPage(w http.ResponseWriter, r *http.Request) {
+	if err := s.Team.CheckSetupToken(r.Context(), r.PathValue("token")); err != nil {
+		s.badLink(w, r)
+		return
+	}
+	s.render(w, r, http.StatusOK, "setup", view{Title: "Set up Roost", Data: tokenData{Token: r.PathValue("token"), MinPassword: team.MinPasswordLen}})
+}
+
+func (s *Web) setup(w http.ResponseWriter, r *http.Request) {
+	tok := r.PathValue("token")
+	u, ws, err := s.Team.Setup(r.Context(), tok, team.NewOwner{
+		Workspace: r.PostFormValue("workspace"), Name: r.PostFormValue("name"), Email: r.PostFormValue("email"),
+		Password: r.PostFormValue("password"), Signature: r.PostFormValue("signature"),
+	})
+	switch {
+	case errors.Is(err, team.ErrTokenInvalid), errors.Is(err, team.ErrAlreadySetUp):
+		s.badLink(w, r)
+	case err != nil:
+		s.badInput(w, r, err, "setup", view{Title: "Set up Roost", Data: tokenData{Token: tok, MinPassword: team.MinPasswordLen},
+			Form: formValues(r, "workspace", "name", "email", "signature")})
+	default:
+		s.setFlash(w, "ok", "Welcome to Roost. Your workspace "+ws.Name+" is ready.")
+		s.startSession(w, r, u.ID, ws.ID, "/app/")
+	}
+}
+
+func (s *Web) inviteData(r *http.Request) (tokenData, error) {
+	inv, err := s.Team.Invitation(r.Context(), r.PathValue("token"))
+	if err != nil {
+		return tokenData{}, err
+	}
+	return tokenData{Token: r.PathValue("token"), Workspace: inv.Workspace.Name, Name: inv.User.Name, Email: inv.User.Email, MinPassword: team.MinPasswordLen}, nil
+}
+
+func (s *Web) invitePage(w http.ResponseWriter, r *http.Request) {
+	d, err := s.inviteData(r)
+	if err != nil {
+		s.badLink(w, r)
+		return
+	}
+	s.render(w, r, http.StatusOK, "invite", view{Title: "Join " + d.Workspace, Data: d})
+}
+
+func (s *Web) acceptInvite(w http.ResponseWriter, r *http.Request) {
+	d, err := s.inviteData(r)
+	if err != nil {
+		s.badLink(w, r)
+		return
+	}
+	u, wsID, err := s.Team.AcceptInvitation(r.Context(), d.Token, r.PostFormValue("password"))
+	if errors.Is(err, team.ErrTokenInvalid) {
+		s.badLink(w, r)
+		return
+	}
+	if err != nil {
+		s.badInput(w, r, err, "invite", view{Title: "Join " + d.Workspace, Data: d})
+		return
+	}
+	s.setFlash(w, "ok", "Welcome to "+d.Workspace+".")
+	s.startSession(w, r, u.ID, wsID, "/app/")
+}
