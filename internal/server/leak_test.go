@@ -1,0 +1,182 @@
+package server_test
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/roost-hq/roost/internal/httpx"
+	"github.com/roost-hq/roost/internal/server/servertest"
+	"github.com/roost-hq/roost/internal/store"
+	"github.com/roost-hq/roost/internal/store/storetest"
+	"github.com/roost-hq/roost/internal/team"
+)
+
+// TestNoRouteLeaksAcrossWorkspaces walks every registered route as an
+// anonymous visitor and as a member (or API key) of another workspace, and
+// checks that none shows, changes or admits the existence of workspace A's
+// objects. A new route with a parameter this test does not know fails it,
+// so every later route is walked too.
+func TestNoRouteLeaksAcrossWorkspaces(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, d *store.DB) {
+		e := servertest.New(t, d.Dialect)
+		ctx := context.Background()
+		wsA, ownerA := e.Owner("Alphasecret Outlet", "owner.alpha@example.com")
+		agentA, invite, err := e.Team.AddMember(ctx, team.Owner, wsA.ID, team.NewMember{Email: "agent.alpha@example.com", Name: "Agent Alphasecret", Role: team.Agent, Signature: "^ALPHA"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		keyA, _, err := e.Auth.CreateAPIKey(ctx, wsA.ID, "alphasecret-key-name", ownerA.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wsB, _ := e.Owner("Beta Shop", "owner.beta@example.com")
+		keyB := e.Key(wsB.ID)
+		markers := []string{"Alphasecret", "alphasecret", "agent.alpha@example.com", "owner.alpha@example.com", "^ALPHA", wsA.ID, agentA.ID, keyA.ID, ownerA.ID}
+
+		params := map[string]string{
+			"/api/v1/members/{id}":                agentA.ID,
+			"/api/v1/api-keys/{id}":               keyA.ID,
+			"/app/settings/members/{id}":          agentA.ID,
+			"/app/settings/members/{id}/remove":   agentA.ID,
+			"/app/settings/members/{id}/reinvite": agentA.ID,
+			"/app/settings/api-keys/{id}/revoke":  keyA.ID,
+			"/static/{file...}":                   "roost.css",
+			"/app/setup/{token}":                  "unknown-token",
+			"/app/invite/{token}":                 "unknown-token",
+		}
+		fill := func(path string) string {
+			if !strings.Contains(path, "{") || strings.HasSuffix(path, "{$}") {
+				return strings.TrimSuffix(path, "{$}")
+			}
+			v, ok := params[path]
+			if !ok {
+				t.Fatalf("route %s has a parameter this test does not know: add an object of workspace A for it to params", path)
+			}
+			return path[:strings.Index(path, "{")] + v + path[strings.Index(path, "}")+1:]
+		}
+		leaks := func(who, route string, r servertest.Response) {
+			t.Helper()
+			for _, m := range markers {
+				if strings.Contains(r.Body, m) || strings.Contains(r.Header.Get("Location"), m) {
+					t.Errorf("%s: %s shows %q of workspace A (status %d)", who, route, m, r.Status)
+				}
+			}
+		}
+
+		anon := e.Browser()
+		b := e.Browser()
+		b.Login("owner.beta@example.com")
+		csrfB := servertest.CSRF(t, b.Get("/app/settings/members").Body)
+		form := url.Values{"csrf": {csrfB}, "role": {"admin"}, "signature": {"^HACK"}, "name": {"Hacked"}, "workspace": {wsA.ID},
+			"email": {"x@example.com"}, "password": {"whatever password"}, "current": {"x"}}
+
+		routes := e.Mux.Routes()
+		if len(routes) < 20 {
+			t.Fatalf("only %d routes registered", len(routes))
+		}
+		for _, rt := range routes {
+			path := fill(rt.Path)
+			route := rt.Method + " " + rt.Path
+			body := ""
+			switch rt.Method {
+			case "POST":
+				body = `{"name":"Hacked","email":"x@example.com","role":"admin"}`
+			case "PATCH":
+				body = `{"role":"admin","signature":"^HACK"}`
+			}
+			switch rt.Access {
+			case httpx.APIKey:
+				r := e.API("", rt.Method, path, body)
+				if r.Status != http.StatusUnauthorized {
+					t.Errorf("anonymous %s: status %d, want 401", route, r.Status)
+				}
+				leaks("anonymous", route, r)
+				r = e.API(keyB, rt.Method, path, body)
+				leaks("workspace B's key", route, r)
+				if strings.Contains(rt.Path, "{id}") && r.Status != http.StatusNotFound {
+					t.Errorf("B's key on %s: status %d, want 404", route, r.Status)
+				}
+			case httpx.Session:
+				var r servertest.Response
+				if rt.Method == "GET" {
+					r = anon.Get(path)
+					if r.Status != http.StatusSeeOther || !strings.HasPrefix(r.Header.Get("Location"), "/app/login") {
+						t.Errorf("anonymous %s: status %d to %q, want a redirect to sign in", route, r.Status, r.Header.Get("Location"))
+					}
+				} else {
+					r = anon.Post("", path, url.Values{"csrf": {"forged"}})
+					if r.Status != http.StatusForbidden && r.Status != http.StatusUnauthorized {
+						t.Errorf("anonymous %s: status %d, want 401 or 403", route, r.Status)
+					}
+				}
+				leaks("anonymous", route, r)
+				if rt.Method == "GET" {
+					r = b.Get(path)
+				} else {
+					r = b.Post("", path, form)
+				}
+				leaks("a member of workspace B", route, r)
+				if strings.Contains(rt.Path, "{id}") && r.Status != http.StatusNotFound {
+					t.Errorf("B's member on %s: status %d, want 404", route, r.Status)
+				}
+				if route == "POST /app/switch" {
+					if r := b.Get("/app/"); strings.Contains(r.Body, "Alphasecret") {
+						t.Error("B's session was switched to workspace A")
+					}
+				}
+			case httpx.Public:
+				var r servertest.Response
+				if rt.Method == "GET" {
+					r = anon.Get(path)
+				} else {
+					r = anon.Post("", path, url.Values{"csrf": {"forged"}})
+				}
+				leaks("anonymous", route, r)
+				if rt.Method == "GET" {
+					r = b.Get(path)
+				} else {
+					r = b.Post("", path, form)
+				}
+				leaks("a member of workspace B", route, r)
+				if route == "POST /app/logout" {
+					b.Login("owner.beta@example.com")
+					form.Set("csrf", servertest.CSRF(t, b.Get("/app/settings/members").Body))
+				}
+			default:
+				t.Errorf("route %s has no access level", route)
+			}
+		}
+
+		// Nothing of A's changed.
+		m, err := e.Team.Member(ctx, wsA.ID, agentA.ID)
+		if err != nil || m.Role != team.Agent || m.Signature != "^ALPHA" {
+			t.Fatalf("A's member changed by B: %+v %v", m, err)
+		}
+		k, err := e.Auth.APIKey(ctx, wsA.ID, keyA.ID)
+		if err != nil || k.RevokedAt != nil {
+			t.Fatalf("A's key changed by B: %+v %v", k, err)
+		}
+		if inv, err := e.Team.Invitation(ctx, invite); err != nil || inv.Workspace.ID != wsA.ID {
+			t.Fatalf("A's invitation changed by B: %v", err)
+		}
+
+		// The markers are visible to A itself, so the checks above can fail.
+		a := e.Browser()
+		a.Login("owner.alpha@example.com")
+		keyAsecret := e.Key(wsA.ID)
+		for _, p := range []string{"/app/settings/members", "/app/settings/api-keys", "/app/"} {
+			if r := a.Get(p); !strings.Contains(r.Body, "Alphasecret") {
+				t.Errorf("A's own page %s does not show A's data: the leak check would miss leaks there", p)
+			}
+		}
+		for _, p := range []string{"/api/v1/workspace", "/api/v1/members", "/api/v1/api-keys", "/api/v1/members/" + agentA.ID, "/api/v1/api-keys/" + keyA.ID} {
+			if r := e.API(keyAsecret, "GET", p, ""); r.Status != 200 || !strings.Contains(strings.ToLower(r.Body), "alphasecret") && !strings.Contains(r.Body, agentA.ID) {
+				t.Errorf("A's own %s does not show A's data (%d)", p, r.Status)
+			}
+		}
+	})
+}

@@ -1,0 +1,228 @@
+package web_test
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/roost-hq/roost/internal/server/servertest"
+	"github.com/roost-hq/roost/internal/store"
+	"github.com/roost-hq/roost/internal/store/storetest"
+	"github.com/roost-hq/roost/internal/team"
+)
+
+func want(t *testing.T, r servertest.Response, status int, contains ...string) {
+	t.Helper()
+	if r.Status != status {
+		t.Fatalf("status %d, want %d\n%s", r.Status, status, r.Body)
+	}
+	for _, c := range contains {
+		if !strings.Contains(r.Body, c) {
+			t.Fatalf("page does not contain %q:\n%s", c, r.Body)
+		}
+	}
+}
+
+func wantRedirect(t *testing.T, r servertest.Response, to string) {
+	t.Helper()
+	if r.Status != http.StatusSeeOther && r.Status != http.StatusFound || r.Header.Get("Location") != to {
+		t.Fatalf("got %d to %q, want a redirect to %q\n%s", r.Status, r.Header.Get("Location"), to, r.Body)
+	}
+}
+
+var inviteRE = regexp.MustCompile(`value="(http://[^"]+/app/invite/[^"]+)"`)
+
+// TestDashboard goes through the dashboard as its users do, from the first
+// run to a team with API keys, and ends by checking that every page
+// template was rendered on the way.
+func TestDashboard(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, d *store.DB) {
+		e := servertest.New(t, d.Dialect)
+		ctx := context.Background()
+
+		// First run: the one-time setup link.
+		tok, err := e.Team.NewSetupToken(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		owner := e.Browser()
+		want(t, owner.Get("/app/setup/"+tok), 200, "Welcome to Roost", "Workspace name")
+		r := owner.Post("/app/setup/"+tok, "/app/setup/"+tok, url.Values{"workspace": {"Dell Outlet"}, "name": {"Lena Berg"}, "email": {"not-an-email"}, "password": {"short"}})
+		want(t, r, 422, "must be an email address", "must be at least 10 characters", `value="Lena Berg"`)
+		if n, _ := e.Team.CountUsers(ctx); n != 0 {
+			t.Fatal("refused setup stored a user")
+		}
+		r = owner.Post("/app/setup/"+tok, "/app/setup/"+tok, url.Values{"workspace": {"Dell Outlet"}, "name": {"Lena Berg"}, "email": {"lena@example.com"}, "password": {servertest.Password}, "signature": {"^LB"}})
+		wantRedirect(t, r, "/app/")
+		want(t, owner.Get("/app/"), 200, "Overview", "Dell Outlet", "Your workspace Dell Outlet is ready", "Lena Berg")
+		want(t, owner.Get("/app/setup/"+tok), 404, "Link expired")
+		want(t, owner.Get("/app/nothing-here"), 404, "Page not found")
+
+		// Members: invite an agent, who joins through the link.
+		r = owner.Post("/app/settings/members", "/app/settings/members", url.Values{"name": {"Al Agent"}, "email": {"al@example.com"}, "role": {"agent"}, "signature": {"^AA"}})
+		want(t, r, 200, "Invitation ready", "Al Agent (al@example.com)")
+		m := inviteRE.FindStringSubmatch(r.Body)
+		if m == nil {
+			t.Fatal("no invitation link on the page")
+		}
+		invitePath := strings.TrimPrefix(m[1], e.URL)
+		r = owner.Post("/app/settings/members", "/app/settings/members", url.Values{"name": {"Al"}, "email": {"al@example.com"}, "role": {"agent"}})
+		want(t, r, 422, "already a member")
+		agent := e.Browser()
+		want(t, agent.Get(invitePath), 200, "Join Dell Outlet", "al@example.com")
+		want(t, agent.Post(invitePath, invitePath, url.Values{"password": {"short"}}), 422, "at least 10")
+		wantRedirect(t, agent.Post(invitePath, invitePath, url.Values{"password": {servertest.Password}}), "/app/")
+		want(t, agent.Get("/app/"), 200, "Welcome to Dell Outlet", "Al Agent")
+		want(t, agent.Get(invitePath), 404, "Link expired")
+
+		// An agent sees the team but cannot change it or see API keys.
+		want(t, agent.Get("/app/settings/members"), 200, "Lena Berg")
+		want(t, agent.Get("/app/settings/api-keys"), 403, "Owners and admins only")
+		if r := agent.Get("/app/settings/members"); strings.Contains(r.Body, "Add a member") || strings.Contains(r.Body, "/remove") {
+			t.Fatal("an agent is offered member management")
+		}
+		agentMember, _ := e.Team.Members(ctx, mustWorkspace(t, e, "dell-outlet").ID, "", 10)
+		agentID := agentMember[1].ID
+		want(t, agent.Post("/app/settings/members", "/app/settings/members/"+agentID, url.Values{"role": {"owner"}}), 403, "Owners and admins only")
+
+		// The owner promotes the agent to admin; the last owner cannot leave.
+		wantRedirect(t, owner.Post("/app/settings/members", "/app/settings/members/"+agentID, url.Values{"role": {"admin"}, "signature": {"^AL"}}), "/app/settings/members")
+		want(t, owner.Get("/app/settings/members"), 200, "Saved Al Agent", `value="^AL"`)
+		ownerID := agentMember[0].ID
+		wantRedirect(t, owner.Post("/app/settings/members", "/app/settings/members/"+ownerID, url.Values{"role": {"agent"}, "signature": {"^LB"}}), "/app/settings/members")
+		want(t, owner.Get("/app/settings/members"), 200, "at least one owner")
+
+		// API keys: the secret is shown once.
+		r = owner.Post("/app/settings/api-keys", "/app/settings/api-keys", url.Values{"name": {"Shopify store"}})
+		want(t, r, 200, "Your new API key", "Shopify store")
+		secret := regexp.MustCompile(`id="new-key" type="text" readonly value="(roost_[^"]+)"`).FindStringSubmatch(r.Body)
+		if secret == nil {
+			t.Fatal("secret not shown")
+		}
+		if e.API(secret[1], "GET", "/api/v1/workspace", "").Status != 200 {
+			t.Fatal("the new key does not work")
+		}
+		list := owner.Get("/app/settings/api-keys")
+		if strings.Contains(list.Body, secret[1]) {
+			t.Fatal("the secret is shown again")
+		}
+		want(t, list, 200, secret[1][:12]+"…")
+		want(t, owner.Post("/app/settings/api-keys", "/app/settings/api-keys", url.Values{"name": {""}}), 422, "is required")
+		keys, _ := e.Auth.APIKeys(ctx, mustWorkspace(t, e, "dell-outlet").ID, "", 10)
+		wantRedirect(t, owner.Post("/app/settings/api-keys", "/app/settings/api-keys/"+keys[0].ID+"/revoke", nil), "/app/settings/api-keys")
+		want(t, owner.Get("/app/settings/api-keys"), 200, "revoked")
+		if e.API(secret[1], "GET", "/api/v1/workspace", "").Status != 401 {
+			t.Fatal("a revoked key works")
+		}
+
+		// Profile and password.
+		wantRedirect(t, owner.Post("/app/settings/profile", "/app/settings/profile", url.Values{"name": {"Lena B."}, "signature": {"^LBB"}}), "/app/settings/profile")
+		want(t, owner.Get("/app/settings/profile"), 200, "Profile saved", `value="Lena B."`, `value="^LBB"`)
+		other := e.Browser()
+		other.Login("lena@example.com")
+		want(t, owner.Post("/app/settings/profile", "/app/settings/password", url.Values{"current": {"wrong password"}, "password": {"a brand new password"}}), 422, "is not your current password")
+		wantRedirect(t, owner.Post("/app/settings/profile", "/app/settings/password", url.Values{"current": {servertest.Password}, "password": {"a brand new password"}}), "/app/settings/profile")
+		wantRedirect(t, other.Get("/app/"), "/app/login?next=%2Fapp%2F")
+		want(t, owner.Get("/app/"), 200, "Overview")
+
+		// Workspaces: settings, a new one, and the switcher.
+		want(t, owner.Get("/app/settings/workspace"), 200, "dell-outlet")
+		wantRedirect(t, owner.Post("/app/settings/workspace", "/app/settings/workspace", url.Values{"name": {"Dell Outlet EU"}}), "/app/settings/workspace")
+		want(t, owner.Post("/app/settings/workspace", "/app/settings/workspace", url.Values{"name": {""}}), 422, "is required")
+		want(t, owner.Get("/app/workspaces/new"), 200, "New workspace")
+		want(t, owner.Post("/app/workspaces/new", "/app/workspaces/new", url.Values{"name": {"X"}, "slug": {"dell-outlet"}}), 422, "already exists")
+		wantRedirect(t, owner.Post("/app/workspaces/new", "/app/workspaces/new", url.Values{"name": {"Alienware Outlet"}}), "/app/")
+		want(t, owner.Get("/app/"), 200, "Alienware Outlet", "Dell Outlet EU")
+		dell := mustWorkspace(t, e, "dell-outlet")
+		wantRedirect(t, owner.Post("/app/", "/app/switch", url.Values{"workspace": {dell.ID}}), "/app/")
+		if r := owner.Get("/app/settings/workspace"); !strings.Contains(r.Body, `value="Dell Outlet EU"`) {
+			t.Fatal("switch did not change the workspace")
+		}
+
+		// Sign out.
+		wantRedirect(t, owner.Post("/app/", "/app/logout", nil), "/app/login")
+		want(t, owner.Get("/app/login"), 200, "You have signed out")
+		wantRedirect(t, owner.Get("/app/"), "/app/login?next=%2Fapp%2F")
+
+		for _, p := range e.Web.Pages() {
+			if !e.Web.Rendered(p) {
+				t.Errorf("template %s.html was never rendered by this test", p)
+			}
+		}
+	})
+}
+
+func mustWorkspace(t *testing.T, e *servertest.Env, slug string) team.Workspace {
+	t.Helper()
+	w, err := e.Team.WorkspaceBySlug(context.Background(), slug)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return w
+}
+
+func TestLoginProtections(t *testing.T) {
+	t.Parallel()
+	e := servertest.New(t, store.SQLite)
+	e.Owner("Acme", "o@example.com")
+	b := e.Browser()
+
+	// The session cookie is HttpOnly and SameSite.
+	r := b.Post("/app/login", "/app/login", url.Values{"email": {"o@example.com"}, "password": {servertest.Password}, "next": {"/app/settings/members"}})
+	wantRedirect(t, r, "/app/settings/members")
+	var cookie string
+	for _, c := range r.Header.Values("Set-Cookie") {
+		if strings.HasPrefix(c, "roost_session=") {
+			cookie = c
+		}
+	}
+	if !strings.Contains(cookie, "HttpOnly") || !strings.Contains(cookie, "SameSite=Lax") {
+		t.Fatalf("session cookie %q", cookie)
+	}
+
+	// No open redirect after sign-in.
+	for _, next := range []string{"//evil.example", "https://evil.example/app/", "/\\evil.example", "/app/\r\nX: y"} {
+		r := e.Browser().Post("/app/login", "/app/login", url.Values{"email": {"o@example.com"}, "password": {servertest.Password}, "next": {next}})
+		wantRedirect(t, r, "/app/")
+	}
+
+	// CSRF: a form without the token, with another browser's token, or
+	// sent from another site is refused.
+	c := e.Browser()
+	want(t, c.Post("", "/app/login", url.Values{"email": {"o@example.com"}, "password": {servertest.Password}}), 403, "Form expired")
+	want(t, c.Post("", "/app/login", url.Values{"csrf": {servertest.CSRF(t, e.Browser().Get("/app/login").Body)}, "email": {"o@example.com"}, "password": {servertest.Password}}), 403)
+	form := url.Values{"csrf": {servertest.CSRF(t, c.Get("/app/login").Body)}, "email": {"o@example.com"}, "password": {servertest.Password}}
+	cross := e.Do(c.C, "POST", "/app/login", form.Encode(), "Content-Type: application/x-www-form-urlencoded", "Sec-Fetch-Site: cross-site")
+	want(t, cross, 403, "another site")
+
+	// Wrong passwords, then the limit.
+	d := e.Browser()
+	for i := range 5 {
+		r := d.Post("/app/login", "/app/login", url.Values{"email": {"o@example.com"}, "password": {"wrong password"}})
+		want(t, r, 401, "do not match")
+		_ = i
+	}
+	r = d.Post("/app/login", "/app/login", url.Values{"email": {"o@example.com"}, "password": {servertest.Password}})
+	want(t, r, 429, "Too many sign-in attempts")
+	if r.Header.Get("Retry-After") == "" {
+		t.Fatal("no Retry-After")
+	}
+	// An unknown address fails the same way as a wrong password.
+	want(t, e.Browser().Post("/app/login", "/app/login", url.Values{"email": {"nobody@example.com"}, "password": {"x"}}), 401, "do not match")
+
+	// Static files are cache-busted and served with a long lifetime.
+	page := e.Browser().Get("/app/login").Body
+	css := regexp.MustCompile(`href="(/static/roost.css\?v=[0-9a-f]+)"`).FindStringSubmatch(page)
+	if css == nil {
+		t.Fatal("no versioned stylesheet link")
+	}
+	sr := e.Do(nil, "GET", css[1], "")
+	if sr.Status != 200 || !strings.Contains(sr.Header.Get("Cache-Control"), "immutable") || !strings.Contains(sr.Header.Get("Content-Type"), "text/css") {
+		t.Fatalf("stylesheet: %d %v", sr.Status, sr.Header)
+	}
+	wantRedirect(t, e.Do(nil, "GET", "/", ""), "/app/")
+}
