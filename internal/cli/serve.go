@@ -23,6 +23,11 @@ func serve(ctx context.Context, e *Env, args []string) error {
 		return usageErr("unexpected argument %q", fs.Arg(0))
 	}
 	log := cfg.Logger(e.Stderr)
+	db, applied, err := openDB(ctx, &cfg)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
 	keys, generated, err := cfg.Keys(true)
 	if err != nil {
 		return err
@@ -30,11 +35,6 @@ func serve(ctx context.Context, e *Env, args []string) error {
 	if generated != "" {
 		log.Warn("generated a new secret key: back it up, and give every node the same one (ROOST_SECRET_KEY)", "file", generated)
 	}
-	db, applied, err := openDB(ctx, &cfg)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
 	for _, m := range applied {
 		log.Info("applied migration", "name", m)
 	}

@@ -59,7 +59,10 @@ func New(t testing.TB, d store.Dialect) *Env {
 
 type tWriter struct{ t testing.TB }
 
-func (w tWriter) Write(p []byte) (int, error) { w.t.Log(strings.TrimSpace(string(p))); return len(p), nil }
+func (w tWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimSpace(string(p)))
+	return len(p), nil
+}
 
 // Owner creates a workspace with an owner who has Password.
 func (e *Env) Owner(wsName, email string) (team.Workspace, team.Member) {

@@ -1,0 +1,170 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/roost-hq/roost/internal/store"
+	"github.com/roost-hq/roost/internal/store/storetest"
+)
+
+type run struct {
+	code           int
+	stdout, stderr string
+}
+
+// roost runs the command with the given environment and standard input.
+func roost(t *testing.T, env map[string]string, stdin string, args ...string) run {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := Main(context.Background(), &Env{Args: args, Stdin: strings.NewReader(stdin), Stdout: &out, Stderr: &errb,
+		Getenv: func(k string) string { return env[k] }})
+	return run{code, out.String(), errb.String()}
+}
+
+func TestUsageErrors(t *testing.T) {
+	t.Parallel()
+	env := map[string]string{"ROOST_DATA_DIR": t.TempDir()}
+	for _, args := range [][]string{{}, {"bogus"}, {"admin"}, {"admin", "delete"}, {"serve", "--bogus"}, {"migrate", "extra"},
+		{"apikey", "create", "--workspace", "x"}, {"admin", "create", "--email", "a@example.com"}} {
+		r := roost(t, env, "", args...)
+		if r.code != 2 {
+			t.Errorf("roost %v: exit %d, want 2 (stderr %q)", args, r.code, r.stderr)
+		}
+	}
+	if r := roost(t, env, "", "help"); r.code != 0 || !strings.Contains(r.stdout, "admin create") {
+		t.Errorf("help: %d %q", r.code, r.stdout)
+	}
+	if r := roost(t, env, "", "serve", "-h"); r.code != 0 || !strings.Contains(r.stderr, "ROOST_DATABASE_URL") {
+		t.Errorf("serve -h: %d %q", r.code, r.stderr)
+	}
+	if r := roost(t, env, "", "version"); r.code != 0 || !strings.HasPrefix(r.stdout, "roost ") {
+		t.Errorf("version: %d %q", r.code, r.stdout)
+	}
+}
+
+func TestBadConfigurationIsOneLine(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	file := filepath.Join(dir, "file")
+	os.WriteFile(file, []byte("x"), 0o600)
+	for name, env := range map[string]map[string]string{
+		"bad url":          {"ROOST_DATABASE_URL": "mysql://x", "ROOST_DATA_DIR": dir},
+		"unreachable":      {"ROOST_DATABASE_URL": "postgres://u:pw@127.0.0.1:1/x?connect_timeout=1", "ROOST_DATA_DIR": dir},
+		"bad addr":         {"ROOST_ADDR": "nope", "ROOST_DATA_DIR": dir},
+		"data dir is file": {"ROOST_DATA_DIR": filepath.Join(file, "sub")},
+		"short key":        {"ROOST_SECRET_KEY": "short", "ROOST_DATA_DIR": dir},
+	} {
+		r := roost(t, env, "", "serve")
+		if r.code != 1 || strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 || !strings.HasPrefix(r.stderr, "roost serve: ") {
+			t.Errorf("%s: exit %d, stderr %q; want exit 1 and one line", name, r.code, r.stderr)
+		}
+		if strings.Contains(r.stderr, "pw@") {
+			t.Errorf("%s: password printed: %q", name, r.stderr)
+		}
+	}
+}
+
+func TestAdminAndAPIKey(t *testing.T) {
+	t.Parallel()
+	for _, d := range storetest.Dialects() {
+		t.Run(string(d), func(t *testing.T) {
+			t.Parallel()
+			env := map[string]string{"ROOST_DATA_DIR": t.TempDir(), "ROOST_DATABASE_URL": storetest.URL(t, d)}
+			r := roost(t, env, "", "migrate")
+			if r.code != 0 || !strings.Contains(r.stdout, "applied 0001_foundation") {
+				t.Fatalf("migrate: %+v", r)
+			}
+			if r := roost(t, env, "", "migrate"); r.code != 0 || !strings.Contains(r.stdout, "up to date") {
+				t.Fatalf("second migrate: %+v", r)
+			}
+			// No terminal and no --password-stdin: a clear refusal.
+			r = roost(t, env, "", "admin", "create", "--workspace", "Dell Outlet", "--email", "lena@example.com", "--name", "Lena")
+			if r.code != 2 || !strings.Contains(r.stderr, "--password-stdin") {
+				t.Fatalf("no password: %+v", r)
+			}
+			r = roost(t, env, "short\n", "admin", "create", "--workspace", "Dell Outlet", "--email", "lena@example.com", "--name", "Lena", "--password-stdin")
+			if r.code != 2 || !strings.Contains(r.stderr, "--password must be at least") {
+				t.Fatalf("short password: %+v", r)
+			}
+			r = roost(t, env, "a long password\n", "admin", "create", "--workspace", "Dell Outlet", "--email", "lena@example.com", "--name", "Lena", "--signature", "^LB", "--password-stdin")
+			if r.code != 0 || !strings.Contains(r.stdout, `workspace "Dell Outlet" (dell-outlet)`) {
+				t.Fatalf("admin create: %+v", r)
+			}
+			r = roost(t, env, "", "apikey", "create", "--workspace", "dell-outlet", "--name", "Shop")
+			if r.code != 0 || !strings.HasPrefix(r.stdout, "roost_") || strings.Count(r.stdout, "\n") != 1 || r.stderr != "" {
+				t.Fatalf("apikey create must print the key alone: %+v", r)
+			}
+			r = roost(t, env, "", "apikey", "create", "--workspace", "nope", "--name", "Shop")
+			if r.code != 1 || !strings.Contains(r.stderr, `no workspace with the address "nope"`) {
+				t.Fatalf("unknown workspace: %+v", r)
+			}
+		})
+	}
+}
+
+// TestServe starts roost serve on an empty data directory, checks that it
+// answers, prints the setup link, and stops cleanly when cancelled.
+func TestServe(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	env := map[string]string{"ROOST_DATA_DIR": dir, "ROOST_ADDR": "127.0.0.1:0", "ROOST_LOG_FORMAT": "json"}
+	ctx, cancel := context.WithCancel(context.Background())
+	ready := make(chan string, 1)
+	var out, errb bytes.Buffer
+	done := make(chan int)
+	start := time.Now()
+	go func() {
+		done <- Main(ctx, &Env{Args: []string{"serve"}, Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errb,
+			Getenv: func(k string) string { return env[k] }, Ready: func(a string) { ready <- a }})
+	}()
+	var addr string
+	select {
+	case addr = <-ready:
+	case code := <-done:
+		t.Fatalf("serve exited %d: %s", code, errb.String())
+	case <-time.After(30 * time.Second):
+		t.Fatal("serve did not start")
+	}
+	t.Logf("serve was ready after %v", time.Since(start))
+	for path, want := range map[string]int{"/healthz": 200, "/readyz": 200, "/metrics": 200, "/app/login": 200} {
+		res, err := http.Get("http://" + addr + path)
+		if err != nil || res.StatusCode != want {
+			t.Fatalf("GET %s: %v %v", path, res, err)
+		}
+		res.Body.Close()
+	}
+	if !strings.Contains(out.String(), "/app/setup/") || !strings.Contains(out.String(), "roost admin create") {
+		t.Fatalf("no first-run hint:\n%s", out.String())
+	}
+	if !strings.Contains(errb.String(), "generated a new secret key") {
+		t.Fatalf("no word about the generated key:\n%s", errb.String())
+	}
+	if st, err := os.Stat(filepath.Join(dir, "secret.key")); err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("secret key file: %v %v", st, err)
+	}
+	cancel()
+	select {
+	case code := <-done:
+		if code != 0 {
+			t.Fatalf("serve exited %d: %s", code, errb.String())
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("serve did not stop")
+	}
+	if !strings.Contains(errb.String(), "roost stopped") {
+		t.Fatalf("no stop message:\n%s", errb.String())
+	}
+	// A second node with another key is refused.
+	env2 := map[string]string{"ROOST_DATA_DIR": t.TempDir(), "ROOST_DATABASE_URL": "sqlite:" + store.DefaultPath(dir), "ROOST_ADDR": "127.0.0.1:0"}
+	r := roost(t, env2, "", "serve")
+	if r.code != 1 || !strings.Contains(r.stderr, "secret key differs") {
+		t.Fatalf("node with another key: %+v", r)
+	}
+}
