@@ -1,0 +1,71 @@
+package httpx
+
+import (
+	"bytes"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/roost-hq/roost/internal/metrics"
+)
+
+func TestMiddleware(t *testing.T) {
+	t.Parallel()
+	var logs bytes.Buffer
+	reg := metrics.NewRegistry()
+	mux := NewMux()
+	mux.HandleFunc("GET /ok/{id}", Public, func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("fine")) })
+	mux.HandleFunc("GET /boom", Public, func(w http.ResponseWriter, r *http.Request) { panic("kaboom") })
+	mux.HandleFunc("GET /app/invite/{token}", Public, func(w http.ResponseWriter, r *http.Request) {})
+	h := Middleware(mux, slog.New(slog.NewJSONHandler(&logs, nil)), NewObserver(reg))
+
+	get := func(path string) *httptest.ResponseRecorder {
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, httptest.NewRequest("GET", path, nil))
+		return w
+	}
+	if w := get("/ok/1"); w.Code != 200 || w.Body.String() != "fine" || w.Header().Get("X-Content-Type-Options") != "nosniff" {
+		t.Fatalf("ok: %d %q %v", w.Code, w.Body, w.Header())
+	}
+	if w := get("/boom"); w.Code != 500 {
+		t.Fatalf("panic answered %d", w.Code)
+	}
+	get("/app/invite/sekrit-token")
+	get("/nowhere/" + strings.Repeat("x", 10))
+	if strings.Contains(logs.String(), "sekrit") {
+		t.Fatalf("a one-time token was logged:\n%s", logs.String())
+	}
+	if !strings.Contains(logs.String(), `"panic":"kaboom"`) || !strings.Contains(logs.String(), `"route":"GET /ok/{id}"`) {
+		t.Fatalf("log lacks the panic or the route:\n%s", logs.String())
+	}
+	var out bytes.Buffer
+	reg.WriteTo(&out)
+	for _, want := range []string{
+		`roost_http_requests_total{route="GET /ok/{id}",method="GET",code="200"} 1`,
+		`roost_http_requests_total{route="GET /boom",method="GET",code="500"} 1`,
+		`roost_http_requests_total{route="unmatched",method="GET",code="404"} 1`,
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("metrics lack %s:\n%s", want, out.String())
+		}
+	}
+	if strings.Contains(out.String(), "/ok/1") {
+		t.Error("metrics are labelled by raw path")
+	}
+	if len(mux.Routes()) != 3 || mux.Routes()[0] != (Route{Method: "GET", Path: "/ok/{id}", Access: Public}) {
+		t.Fatalf("routes = %+v", mux.Routes())
+	}
+}
+
+func TestClientIP(t *testing.T) {
+	t.Parallel()
+	for addr, want := range map[string]string{"1.2.3.4:5": "1.2.3.4", "[::1]:80": "::1", "weird": "weird"} {
+		r := httptest.NewRequest("GET", "/", nil)
+		r.RemoteAddr = addr
+		if got := ClientIP(r); got != want {
+			t.Errorf("ClientIP(%q) = %q", addr, got)
+		}
+	}
+}
