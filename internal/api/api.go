@@ -13,6 +13,7 @@ import (
 
 	"github.com/roost-hq/roost/internal/auth"
 	"github.com/roost-hq/roost/internal/httpx"
+	"github.com/roost-hq/roost/internal/links"
 	"github.com/roost-hq/roost/internal/secret"
 	"github.com/roost-hq/roost/internal/store"
 	"github.com/roost-hq/roost/internal/team"
@@ -23,6 +24,7 @@ type API struct {
 	DB      *store.DB
 	Team    *team.Store
 	Auth    *auth.Store
+	Links   *links.Service
 	Keys    *secret.Keys
 	Log     *slog.Logger
 	BaseURL string

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/roost-hq/roost/internal/config"
+	"github.com/roost-hq/roost/internal/links"
 	"github.com/roost-hq/roost/internal/server"
 	"github.com/roost-hq/roost/internal/team"
 )
@@ -41,12 +42,14 @@ func serve(ctx context.Context, e *Env, args []string) error {
 	if err := server.CheckKey(ctx, db, keys); err != nil {
 		return err
 	}
-	srv, err := server.New(server.Options{DB: db, Keys: keys, Log: log, BaseURL: cfg.BaseURL, Secure: cfg.Secure()})
+	srv, err := server.New(ctx, server.Options{DB: db, Keys: keys, Log: log, BaseURL: cfg.BaseURL, Secure: cfg.Secure(), GeoIPPath: cfg.GeoIPPath,
+		Clicks: links.RecorderConfig{Buffer: cfg.ClickBuffer, BatchSize: cfg.ClickBatchSize, FlushEvery: cfg.ClickFlushEvery, SpillDir: cfg.SpillDir()}})
 	if err != nil {
 		return err
 	}
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
+		srv.Close(ctx)
 		return fmt.Errorf("cannot listen on %s: %w", cfg.Addr, err)
 	}
 	log.Info("roost is running", "version", versionString(), "url", cfg.BaseURL, "listen", ln.Addr().String(),

@@ -14,7 +14,9 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/roost-hq/roost/internal/secret"
 )
@@ -29,6 +31,12 @@ type Config struct {
 	SecretKeyFile string // ROOST_SECRET_KEY_FILE
 	LogFormat     string // ROOST_LOG_FORMAT: text or json
 	LogLevel      string // ROOST_LOG_LEVEL: debug, info, warn or error
+	envErr        error  // a variable that could not be parsed
+
+	ClickBuffer     int           // ROOST_CLICK_BUFFER: clicks held in memory before spilling to disk
+	ClickBatchSize  int           // ROOST_CLICK_BATCH_SIZE: clicks per database insert
+	ClickFlushEvery time.Duration // ROOST_CLICK_FLUSH_INTERVAL: longest a click waits to be written
+	GeoIPPath       string        // ROOST_GEOIP_DB: MaxMind-format country database
 }
 
 // Defaults.
@@ -54,10 +62,45 @@ func (c *Config) Register(fs *flag.FlagSet, getenv func(string) string) {
 	fs.StringVar(&c.SecretKeyFile, "secret-key-file", env("ROOST_SECRET_KEY_FILE", ""), "file holding the secret key (ROOST_SECRET_KEY_FILE, or ROOST_SECRET_KEY itself)")
 	fs.StringVar(&c.LogFormat, "log-format", env("ROOST_LOG_FORMAT", "text"), "log format: text or json (ROOST_LOG_FORMAT)")
 	fs.StringVar(&c.LogLevel, "log-level", env("ROOST_LOG_LEVEL", "info"), "log level: debug, info, warn or error (ROOST_LOG_LEVEL)")
+	fs.StringVar(&c.GeoIPPath, "geoip-db", env("ROOST_GEOIP_DB", ""), "MaxMind-format country database (.mmdb) for click countries (ROOST_GEOIP_DB)")
+	c.envErr = nil
+	intVar := func(p *int, name, envName string, def int, usage string) {
+		v := def
+		if s := getenv(envName); s != "" {
+			n, err := strconv.Atoi(s)
+			if err != nil || n <= 0 {
+				c.envErr = errors.Join(c.envErr, fmt.Errorf("%s %q must be a positive whole number", envName, s))
+			}
+			v = n
+		}
+		fs.IntVar(p, name, v, usage+" ("+envName+")")
+	}
+	intVar(&c.ClickBuffer, "click-buffer", "ROOST_CLICK_BUFFER", 100_000, "clicks held in memory before spilling to disk")
+	intVar(&c.ClickBatchSize, "click-batch-size", "ROOST_CLICK_BATCH_SIZE", 500, "clicks written per database insert")
+	flush := 200 * time.Millisecond
+	if s := getenv("ROOST_CLICK_FLUSH_INTERVAL"); s != "" {
+		d, err := time.ParseDuration(s)
+		if err != nil || d <= 0 {
+			c.envErr = errors.Join(c.envErr, fmt.Errorf("ROOST_CLICK_FLUSH_INTERVAL %q must be a duration such as 200ms", s))
+		}
+		flush = d
+	}
+	fs.DurationVar(&c.ClickFlushEvery, "click-flush-interval", flush, "longest a click waits before it is written (ROOST_CLICK_FLUSH_INTERVAL)")
 }
 
 // Check validates the configuration and fills in derived defaults.
 func (c *Config) Check() error {
+	if c.envErr != nil {
+		return c.envErr
+	}
+	if c.ClickBuffer <= 0 || c.ClickBatchSize <= 0 || c.ClickFlushEvery <= 0 {
+		return errors.New("the click buffer, batch size and flush interval must be positive")
+	}
+	if c.GeoIPPath != "" {
+		if _, err := os.Stat(c.GeoIPPath); err != nil {
+			return fmt.Errorf("ROOST_GEOIP_DB: %w", err)
+		}
+	}
 	host, port, err := net.SplitHostPort(c.Addr)
 	if err != nil {
 		return fmt.Errorf("ROOST_ADDR %q is not a listen address such as :8080 or 127.0.0.1:8080", c.Addr)
@@ -108,6 +151,9 @@ func (c *Config) Logger(w io.Writer) *slog.Logger {
 	}
 	return slog.New(slog.NewTextHandler(w, opts))
 }
+
+// SpillDir is where clicks go when the buffer is full or the database down.
+func (c *Config) SpillDir() string { return filepath.Join(c.DataDir, "spill") }
 
 // KeyFile is where a generated secret key is kept.
 func (c *Config) KeyFile() string { return filepath.Join(c.DataDir, "secret.key") }

@@ -38,10 +38,15 @@ type Route struct {
 type Mux struct {
 	mux    *http.ServeMux
 	routes []Route
+	quiet  map[string]bool
 }
 
 // NewMux returns an empty Mux.
-func NewMux() *Mux { return &Mux{mux: http.NewServeMux()} }
+func NewMux() *Mux { return &Mux{mux: http.NewServeMux(), quiet: map[string]bool{}} }
+
+// Quiet marks a registered pattern as a hot path: its requests are logged
+// at debug level only, so the log does not cost more than the request.
+func (m *Mux) Quiet(pattern string) { m.quiet[pattern] = true }
 
 // Handle registers h for pattern ("GET /app/settings/members/{id}").
 func (m *Mux) Handle(pattern string, access Access, h http.Handler) {
@@ -125,9 +130,9 @@ func logPath(p string) string {
 	return p
 }
 
-// Middleware wraps h with panic recovery, security headers, metrics and a
-// request log line.
-func Middleware(h http.Handler, log *slog.Logger, obs *Observer) http.Handler {
+// Middleware wraps the mux with panic recovery, security headers, metrics
+// and a request log line.
+func Middleware(h *Mux, log *slog.Logger, obs *Observer) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		rec := &Recorder{ResponseWriter: w}
@@ -157,8 +162,14 @@ func Middleware(h http.Handler, log *slog.Logger, obs *Observer) http.Handler {
 				obs.duration.Observe(d.Seconds(), route)
 			}
 			level := slog.LevelInfo
+			if h.quiet[r.Pattern] {
+				level = slog.LevelDebug
+			}
 			if rec.Status >= 500 {
 				level = slog.LevelError
+			}
+			if !log.Enabled(r.Context(), level) {
+				return
 			}
 			log.LogAttrs(r.Context(), level, "request",
 				slog.String("method", r.Method), slog.String("path", logPath(r.URL.Path)), slog.String("route", route),

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/roost-hq/roost/internal/httpx"
+	"github.com/roost-hq/roost/internal/links"
 	"github.com/roost-hq/roost/internal/server/servertest"
 	"github.com/roost-hq/roost/internal/store"
 	"github.com/roost-hq/roost/internal/store/storetest"
@@ -33,9 +34,13 @@ func TestNoRouteLeaksAcrossWorkspaces(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		linkA, err := e.Links.Create(ctx, wsA.ID, links.NewLink{Destination: "https://shop.example.com/deal", Title: "alphasecret link", Tags: []string{"alphasecret-tag"}})
+		if err != nil {
+			t.Fatal(err)
+		}
 		wsB, _ := e.Owner("Beta Shop", "owner.beta@example.com")
 		keyB := e.Key(wsB.ID)
-		markers := []string{"Alphasecret", "alphasecret", "agent.alpha@example.com", "owner.alpha@example.com", "^ALPHA", wsA.ID, agentA.ID, keyA.ID, ownerA.ID}
+		markers := []string{"Alphasecret", "alphasecret", "agent.alpha@example.com", "owner.alpha@example.com", "^ALPHA", wsA.ID, agentA.ID, keyA.ID, ownerA.ID, linkA.ID}
 
 		params := map[string]string{
 			"/api/v1/members/{id}":                agentA.ID,
@@ -45,8 +50,10 @@ func TestNoRouteLeaksAcrossWorkspaces(t *testing.T) {
 			"/app/settings/members/{id}/reinvite": agentA.ID,
 			"/app/settings/api-keys/{id}/revoke":  keyA.ID,
 			"/static/{file...}":                   "roost.css",
-			"/app/setup/{token}":                  "unknown-token",
-			"/app/invite/{token}":                 "unknown-token",
+			// Public by design: whoever has a short link may follow it.
+			"/{code}":             linkA.Code,
+			"/app/setup/{token}":  "unknown-token",
+			"/app/invite/{token}": "unknown-token",
 		}
 		fill := func(path string) string {
 			if !strings.Contains(path, "{") || strings.HasSuffix(path, "{$}") {

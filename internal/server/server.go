@@ -16,6 +16,7 @@ import (
 	"github.com/roost-hq/roost/internal/api"
 	"github.com/roost-hq/roost/internal/auth"
 	"github.com/roost-hq/roost/internal/httpx"
+	"github.com/roost-hq/roost/internal/links"
 	"github.com/roost-hq/roost/internal/metrics"
 	"github.com/roost-hq/roost/internal/secret"
 	"github.com/roost-hq/roost/internal/store"
@@ -30,6 +31,11 @@ type Options struct {
 	Log     *slog.Logger
 	BaseURL string
 	Secure  bool
+	// Clicks configures the click buffer; GeoIPPath names a country database.
+	Clicks    links.RecorderConfig
+	GeoIPPath string
+	// LinkPollEvery is how often links changed on other nodes are noticed.
+	LinkPollEvery time.Duration
 }
 
 // Server is one Roost process.
@@ -37,6 +43,7 @@ type Server struct {
 	Options
 	Team    *team.Store
 	Auth    *auth.Store
+	Links   *links.Service
 	Web     *web.Web
 	API     *api.API
 	Metrics *metrics.Registry
@@ -44,14 +51,21 @@ type Server struct {
 	Handler http.Handler
 }
 
-// New wires the capabilities together.
-func New(o Options) (*Server, error) {
+// New wires the capabilities together and starts their background work;
+// Close stops it.
+func New(ctx context.Context, o Options) (*Server, error) {
 	s := &Server{Options: o, Team: team.New(o.DB), Auth: auth.New(o.DB), Metrics: metrics.NewRegistry(), Mux: httpx.NewMux()}
-	s.Web = &web.Web{Team: s.Team, Auth: s.Auth, Keys: o.Keys, Log: o.Log, BaseURL: o.BaseURL, Secure: o.Secure}
-	if err := s.Web.Init(); err != nil {
+	var err error
+	s.Links, err = links.New(ctx, links.Options{DB: o.DB, Log: o.Log, Metrics: s.Metrics, Recorder: o.Clicks, GeoIPPath: o.GeoIPPath, PollEvery: o.LinkPollEvery})
+	if err != nil {
 		return nil, err
 	}
-	s.API = &api.API{DB: o.DB, Team: s.Team, Auth: s.Auth, Keys: o.Keys, Log: o.Log, BaseURL: o.BaseURL}
+	s.Web = &web.Web{Team: s.Team, Auth: s.Auth, Links: s.Links, Keys: o.Keys, Log: o.Log, BaseURL: o.BaseURL, Secure: o.Secure}
+	if err := s.Web.Init(); err != nil {
+		s.Links.Close(ctx)
+		return nil, err
+	}
+	s.API = &api.API{DB: o.DB, Team: s.Team, Auth: s.Auth, Links: s.Links, Keys: o.Keys, Log: o.Log, BaseURL: o.BaseURL}
 
 	s.Metrics.RegisterRuntime()
 	pool := func(db *sql.DB, f func(sql.DBStats) int) func() float64 {
@@ -70,8 +84,18 @@ func New(o Options) (*Server, error) {
 	s.Mux.Handle("GET /metrics", httpx.Public, s.Metrics.Handler())
 	s.API.Register(s.Mux)
 	s.Web.Register(s.Mux)
+	// Short links take every other top-level path; links.Reserved keeps
+	// custom codes off the routes above.
+	s.Mux.HandleFunc("GET /{code}", httpx.Public, s.Links.Redirect)
+	s.Mux.Quiet("GET /{code}")
 	s.Handler = httpx.Middleware(s.Mux, o.Log, httpx.NewObserver(s.Metrics))
 	return s, nil
+}
+
+// Close stops background work and writes every buffered click, spilling
+// to disk what cannot be written before ctx ends.
+func (s *Server) Close(ctx context.Context) error {
+	return s.Links.Close(ctx)
 }
 
 func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
@@ -164,5 +188,8 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil
 	}
-	return err
+	// No request is in flight any more: write what they recorded.
+	cctx, cancel := context.WithTimeout(context.Background(), ShutdownTimeout)
+	defer cancel()
+	return errors.Join(err, s.Close(cctx))
 }

@@ -21,6 +21,7 @@ import (
 
 	"github.com/roost-hq/roost/internal/auth"
 	"github.com/roost-hq/roost/internal/id"
+	"github.com/roost-hq/roost/internal/links"
 	"github.com/roost-hq/roost/internal/ratelimit"
 	"github.com/roost-hq/roost/internal/secret"
 	"github.com/roost-hq/roost/internal/store"
@@ -38,6 +39,7 @@ var staticFS embed.FS
 type Web struct {
 	Team    *team.Store
 	Auth    *auth.Store
+	Links   *links.Service
 	Keys    *secret.Keys
 	Log     *slog.Logger
 	BaseURL string

@@ -15,7 +15,9 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/roost-hq/roost/internal/links"
 	"github.com/roost-hq/roost/internal/secret"
 	"github.com/roost-hq/roost/internal/server"
 	"github.com/roost-hq/roost/internal/store"
@@ -47,10 +49,14 @@ func New(t testing.TB, d store.Dialect) *Env {
 	}
 	ts := httptest.NewUnstartedServer(nil)
 	base := "http://" + ts.Listener.Addr().String()
-	srv, err := server.New(server.Options{DB: db, Keys: keys, Log: log, BaseURL: base})
+	srv, err := server.New(context.Background(), server.Options{DB: db, Keys: keys, Log: log, BaseURL: base,
+		Clicks: links.RecorderConfig{FlushEvery: 10 * time.Millisecond, SpillDir: t.TempDir()}, LinkPollEvery: 100 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Cleanups run last-first: the HTTP server stops, then the clicks are
+	// written, then the database closes.
+	t.Cleanup(func() { srv.Close(context.Background()) })
 	ts.Config.Handler = srv.Handler
 	ts.Start()
 	t.Cleanup(ts.Close)

@@ -1,0 +1,122 @@
+package links
+
+import (
+	"net/url"
+	"strings"
+
+	"github.com/mileusna/useragent"
+)
+
+// previewFetchers are the link-preview and card fetchers of social
+// networks and chat apps, matched case-insensitively in the user agent.
+// One Mastodon post makes every instance that sees it fetch the preview, so
+// these must never count as people.
+var previewFetchers = []struct{ token, name string }{
+	{"twitterbot", "Twitterbot"},
+	{"facebookexternalhit", "facebookexternalhit"},
+	{"facebookcatalog", "facebookcatalog"},
+	{"mastodon/", "Mastodon"},
+	{"pleroma", "Pleroma"},
+	{"akkoma", "Akkoma"},
+	{"misskey", "Misskey"},
+	{"gotosocial", "GoToSocial"},
+	{"cardyb", "Bluesky"},
+	{"bluesky", "Bluesky"},
+	{"bsky", "Bluesky"},
+	{"slackbot", "Slackbot"},
+	{"slack-imgproxy", "Slackbot"},
+	{"discordbot", "Discordbot"},
+	{"telegrambot", "TelegramBot"},
+	{"whatsapp", "WhatsApp"},
+	{"linkedinbot", "LinkedInBot"},
+	{"skypeuripreview", "Skype"},
+	{"embedly", "Embedly"},
+	{"redditbot", "Redditbot"},
+	{"pinterest", "Pinterest"},
+	{"iframely", "Iframely"},
+	{"threads", "Threads"},
+	{"google-pagerenderer", "Google"},
+	{"applebot", "Applebot"},
+}
+
+// crawlerWords catch automated clients the user-agent library does not name.
+var crawlerWords = []string{"bot", "crawler", "spider", "preview", "fetcher", "curl/", "wget/", "python-requests", "python-urllib",
+	"go-http-client", "okhttp", "java/", "libwww", "httpclient", "headless", "scrapy", "axios/", "node-fetch", "monitor", "uptime"}
+
+// Classified is what Roost learns from a request's user agent.
+type Classified struct {
+	Device    string // desktop, mobile, tablet, bot or other
+	OS        string
+	Browser   string
+	Bot       bool
+	BotReason string
+}
+
+// Classify reads the user agent and method of a redirect request. HEAD
+// requests and preview fetchers are bots: kept, but never human clicks.
+func Classify(ua, method string) Classified {
+	c := Classified{Device: "other"}
+	p := useragent.Parse(ua)
+	c.OS, c.Browser = p.OS, p.Name
+	switch {
+	case p.Tablet:
+		c.Device = "tablet"
+	case p.Mobile:
+		c.Device = "mobile"
+	case p.Desktop:
+		c.Device = "desktop"
+	}
+	low := strings.ToLower(ua)
+	switch {
+	case strings.TrimSpace(ua) == "":
+		c.Bot, c.BotReason = true, "no user agent"
+	case method == "HEAD":
+		c.Bot, c.BotReason = true, "HEAD request"
+	default:
+		for _, f := range previewFetchers {
+			if strings.Contains(low, f.token) {
+				c.Bot, c.BotReason = true, "link preview: "+f.name
+				break
+			}
+		}
+		if !c.Bot && p.Bot {
+			c.Bot, c.BotReason = true, "crawler: "+orUnknown(p.Name)
+		}
+		if !c.Bot {
+			for _, w := range crawlerWords {
+				if strings.Contains(low, w) {
+					c.Bot, c.BotReason = true, "automated client: "+strings.Trim(w, "/")
+					break
+				}
+			}
+		}
+	}
+	if c.Bot {
+		c.Device = "bot"
+	}
+	return c
+}
+
+func orUnknown(s string) string {
+	if s == "" {
+		return "unknown"
+	}
+	return s
+}
+
+// referrerHost keeps only the host of a Referer header: the rest may carry
+// a person's private path or query.
+func referrerHost(ref string) string {
+	if ref == "" {
+		return ""
+	}
+	u, err := url.Parse(ref)
+	if err != nil || u.Host == "" {
+		return ""
+	}
+	h := strings.ToLower(u.Hostname())
+	if len(h) > 253 {
+		h = h[:253]
+	}
+	return h
+}
