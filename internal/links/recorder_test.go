@@ -1,0 +1,261 @@
+package links_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/roost-hq/roost/internal/id"
+	"github.com/roost-hq/roost/internal/links"
+	"github.com/roost-hq/roost/internal/store"
+	"github.com/roost-hq/roost/internal/store/storetest"
+)
+
+func click(ws, link, visitor, ua string, at time.Time) links.Click {
+	return links.Click{ID: id.New(""), WorkspaceID: ws, LinkID: link, At: at, Visitor: visitor, UA: ua, Method: "GET"}
+}
+
+func count(t *testing.T, db *store.DB, q string, args ...any) int64 {
+	t.Helper()
+	var n int64
+	if err := db.R.QueryRow(q, args...).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// TestRecorderCountsAndUniques checks the batch writer's arithmetic: every
+// click stored once, bots kept but not human, one unique per visitor, link
+// and day, and the hourly counters equal to the raw clicks.
+func TestRecorderCountsAndUniques(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		rec, err := links.NewRecorder(db, quiet, links.RecorderConfig{BatchSize: 7, FlushEvery: time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		day1 := time.Date(2026, 3, 1, 10, 30, 0, 0, time.UTC)
+		var wg sync.WaitGroup
+		for g := range 4 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := range 50 {
+					v := fmt.Sprintf("v%d", i%10)
+					rec.Add(click("ws", "l1", v, iphone, day1.Add(time.Duration(g*50+i)*time.Minute)))
+				}
+			}()
+		}
+		wg.Wait()
+		rec.Add(click("ws", "l1", "v0", "Twitterbot/1.0", day1))
+		rec.Add(click("ws", "l2", "v0", iphone, day1))
+		if err := rec.Close(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if n := count(t, db, `SELECT COUNT(*) FROM clicks`); n != 202 {
+			t.Fatalf("%d clicks stored, want 202", n)
+		}
+		// 200 human clicks on l1 by 10 visitors, all on one UTC day: 10 uniques.
+		if n := count(t, db, `SELECT COUNT(*) FROM clicks WHERE link_id = 'l1' AND is_unique`); n != 10 {
+			t.Fatalf("%d unique clicks on l1, want 10", n)
+		}
+		if n := count(t, db, `SELECT COUNT(*) FROM clicks WHERE link_id = 'l2' AND is_unique`); n != 1 {
+			t.Fatalf("%d unique clicks on l2, want 1", n)
+		}
+		for _, q := range []string{
+			`SELECT CAST(SUM(total) AS BIGINT) - (SELECT COUNT(*) FROM clicks) FROM click_counts`,
+			`SELECT CAST(SUM(human) AS BIGINT) - (SELECT COUNT(*) FROM clicks WHERE NOT bot) FROM click_counts`,
+			`SELECT CAST(SUM(uniques) AS BIGINT) - (SELECT COUNT(*) FROM clicks WHERE is_unique) FROM click_counts`,
+		} {
+			if n := count(t, db, q); n != 0 {
+				t.Fatalf("counters disagree with clicks by %d: %s", n, q)
+			}
+		}
+		if rec.Written.Load() != 202 {
+			t.Fatalf("Written = %d", rec.Written.Load())
+		}
+	})
+}
+
+// TestRecorderSpillsAndReplays fills a tiny buffer while the database is
+// gone, closes the recorder (spilling to disk), and checks that a new
+// recorder on a working database stores every click exactly once.
+func TestRecorderSpillsAndReplays(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		spill := t.TempDir()
+		// A database whose clicks table is missing behaves like one that is down.
+		broken := storetest.New(t, db.Dialect)
+		if _, err := broken.W.Exec(`ALTER TABLE clicks RENAME TO clicks_gone`); err != nil {
+			t.Fatal(err)
+		}
+		rec, err := links.NewRecorder(broken, quiet, links.RecorderConfig{Buffer: 10, BatchSize: 5, FlushEvery: time.Millisecond, SpillDir: spill})
+		if err != nil {
+			t.Fatal(err)
+		}
+		at := time.Now()
+		var ids []string
+		for i := range 300 {
+			c := click("ws", "l1", fmt.Sprintf("v%d", i), iphone, at)
+			ids = append(ids, c.ID)
+			rec.Add(c)
+		}
+		if rec.Spills.Load() == 0 {
+			t.Fatal("a full buffer did not spill")
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+		defer cancel()
+		if err := rec.Close(ctx); err != nil {
+			t.Fatal(err)
+		}
+		files, _ := filepath.Glob(filepath.Join(spill, "*.jsonl"))
+		if len(files) == 0 {
+			t.Fatal("nothing on disk after closing with the database down")
+		}
+		// A replay that was cut off half-way stored some clicks already.
+		rec2, err := links.NewRecorder(db, quiet, links.RecorderConfig{BatchSize: 50, FlushEvery: time.Millisecond, SpillDir: spill})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := rec2.Depth(); d > 300 {
+			t.Fatalf("new recorder sees %d spilled clicks, want at most 300", d)
+		}
+		deadline := time.Now().Add(10 * time.Second)
+		for rec2.Depth() > 0 && time.Now().Before(deadline) {
+			time.Sleep(10 * time.Millisecond)
+		}
+		if err := rec2.Close(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if n := count(t, db, `SELECT COUNT(*) FROM clicks`); n != 300 {
+			t.Fatalf("%d clicks after replay, want 300", n)
+		}
+		if n := count(t, db, `SELECT COUNT(*) FROM clicks WHERE id = $1 OR id = $2`, ids[0], ids[299]); n != 2 {
+			t.Fatal("replayed clicks lost their IDs")
+		}
+		if files, _ := filepath.Glob(filepath.Join(spill, "*")); len(files) != 0 {
+			t.Fatalf("spill files left after replay: %v", files)
+		}
+		// Replaying the same clicks again stores nothing twice.
+		os.WriteFile(filepath.Join(spill, "clicks-1.replay.jsonl"), []byte(fmt.Sprintf(`{"id":%q,"ws":"ws","link":"l1","at":"2026-01-01T00:00:00Z","v":"x","ua":"","m":"GET"}`+"\n{broken\n", ids[0])), 0o600)
+		rec3, err := links.NewRecorder(db, quiet, links.RecorderConfig{FlushEvery: time.Millisecond, SpillDir: spill})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rec3.Close(context.Background())
+		if n := count(t, db, `SELECT COUNT(*) FROM clicks`); n != 300 {
+			t.Fatalf("%d clicks after a duplicate replay, want 300", n)
+		}
+		if n := count(t, db, `SELECT CAST(SUM(total) AS BIGINT) FROM click_counts`); n != 300 {
+			t.Fatalf("counters say %d after a duplicate replay, want 300", n)
+		}
+	})
+}
+
+// TestNoClickLostOnShutdownUnderLoad adds clicks from many goroutines while
+// the recorder closes, as a graceful shutdown does after the HTTP server
+// stops: every click added is stored.
+func TestNoClickLostOnShutdownUnderLoad(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		rec, err := links.NewRecorder(db, quiet, links.RecorderConfig{Buffer: 1000, BatchSize: 100, FlushEvery: 50 * time.Millisecond, SpillDir: t.TempDir()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		added := 0
+		for range 8 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := range 500 {
+					rec.Add(click("ws", "l1", fmt.Sprint(i), iphone, time.Now()))
+					mu.Lock()
+					added++
+					mu.Unlock()
+				}
+			}()
+		}
+		wg.Wait()
+		if err := rec.Close(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if n := count(t, db, `SELECT COUNT(*) FROM clicks`); n != int64(added) {
+			t.Fatalf("%d clicks stored of %d added", n, added)
+		}
+	})
+}
+
+func TestStats(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		s := links.NewStore(db)
+		w := workspace(t, db, "Acme")
+		l1, _ := s.Create(ctx, w.ID, links.NewLink{Destination: "https://shop.example.com/1"})
+		l2, _ := s.Create(ctx, w.ID, links.NewLink{Destination: "https://shop.example.com/2"})
+		rec, _ := links.NewRecorder(db, quiet, links.RecorderConfig{FlushEvery: time.Millisecond})
+		base := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+		for i := range 48 {
+			c := click(w.ID, l1.ID, fmt.Sprint(i%3), iphone, base.Add(time.Duration(i)*time.Hour))
+			c.Referrer = "mastodon.social"
+			rec.Add(c)
+		}
+		rec.Add(click(w.ID, l1.ID, "bot", "Twitterbot/1.0", base))
+		rec.Add(click(w.ID, l2.ID, "x", iphone, base))
+		rec.Close(ctx)
+
+		r, err := links.CheckRange(links.Range{From: base, To: base.Add(47 * time.Hour), Interval: links.Day}, base)
+		if err != nil {
+			t.Fatal(err)
+		}
+		st, err := s.Stats(ctx, w.ID, l1.ID, r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(st.Series) != 2 || st.Total != (links.Counts{Clicks: 49, Human: 48, Unique: 6}) || st.Series[0].Clicks != 25 || st.Series[1].Unique != 3 {
+			t.Fatalf("link stats: total %+v series %+v", st.Total, st.Series)
+		}
+		if len(st.Referrers) != 2 || st.Referrers[0] != (links.Slice{Name: "mastodon.social", Clicks: 48, Human: 48}) {
+			t.Fatalf("referrers %+v", st.Referrers)
+		}
+		if len(st.Bots) != 1 || st.Bots[0].Name != "link preview: Twitterbot" || st.Devices[0].Name != "mobile" {
+			t.Fatalf("bots %+v devices %+v", st.Bots, st.Devices)
+		}
+		ws, _ := s.Stats(ctx, w.ID, "", r)
+		if ws.Total.Clicks != 50 {
+			t.Fatalf("workspace total %+v", ws.Total)
+		}
+		hourly, _ := links.CheckRange(links.Range{From: base, To: base.Add(5 * time.Hour), Interval: links.Hour}, base)
+		hs, _ := s.Stats(ctx, w.ID, l1.ID, hourly)
+		if len(hs.Series) != 6 || hs.Series[0].Clicks != 2 {
+			t.Fatalf("hourly %+v", hs.Series)
+		}
+		other := workspace(t, db, "Other")
+		if os, _ := s.Stats(ctx, other.ID, l1.ID, r); os.Total.Clicks != 0 || len(os.Referrers) != 0 {
+			t.Fatal("another workspace sees the link's stats")
+		}
+		for _, bad := range []links.Range{{Interval: "week"}, {From: base, To: base.Add(-time.Hour)}, {From: base, To: base.Add(2000 * 24 * time.Hour), Interval: links.Hour}} {
+			if _, err := links.CheckRange(bad, base); err == nil {
+				t.Errorf("range %+v accepted", bad)
+			}
+		}
+	})
+}
+
+func TestQR(t *testing.T) {
+	t.Parallel()
+	png, err := links.QRPNG("https://go.example.com/abcdefgh", 256)
+	if err != nil || len(png) < 100 || string(png[1:4]) != "PNG" {
+		t.Fatalf("png: %v %d", err, len(png))
+	}
+	svg, err := links.QRSVG("https://go.example.com/abcdefgh")
+	if err != nil || len(svg) < 200 || svg[:4] != "<svg" {
+		t.Fatalf("svg: %v %q", err, svg)
+	}
+}
