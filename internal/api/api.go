@@ -63,6 +63,18 @@ func (a *API) Register(mux *httpx.Mux) {
 	mux.Handle("POST /api/v1/api-keys", httpx.APIKey, a.authed(a.idempotent(a.createKey)))
 	mux.Handle("GET /api/v1/api-keys/{id}", httpx.APIKey, a.authed(a.getKey))
 	mux.Handle("DELETE /api/v1/api-keys/{id}", httpx.APIKey, a.authed(a.revokeKey))
+
+	mux.Handle("GET /api/v1/links", httpx.APIKey, a.authed(a.listLinks))
+	mux.Handle("POST /api/v1/links", httpx.APIKey, a.authed(a.idempotent(a.createLink)))
+	mux.Handle("GET /api/v1/links/{id}", httpx.APIKey, a.authed(a.getLink))
+	mux.Handle("PATCH /api/v1/links/{id}", httpx.APIKey, a.authed(a.updateLink))
+	mux.Handle("DELETE /api/v1/links/{id}", httpx.APIKey, a.authed(a.deleteLink))
+	mux.Handle("GET /api/v1/links/{id}/stats", httpx.APIKey, a.authed(a.linkStats))
+	mux.Handle("GET /api/v1/links/{id}/qr.png", httpx.APIKey, a.authed(a.linkQR))
+	mux.Handle("GET /api/v1/links/{id}/qr.svg", httpx.APIKey, a.authed(a.linkQR))
+	mux.Handle("GET /api/v1/stats/clicks", httpx.APIKey, a.authed(a.clickStats))
+	mux.Handle("GET /api/v1/link-settings", httpx.APIKey, a.authed(a.getLinkSettings))
+	mux.Handle("PUT /api/v1/link-settings", httpx.APIKey, a.authed(a.putLinkSettings))
 }
 
 func (a *API) authed(h handler) http.Handler { return a.wrap(h, true) }

@@ -173,7 +173,7 @@ func TestNoClickLostOnShutdownUnderLoad(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				for i := range 500 {
+				for i := range 200 {
 					rec.Add(click("ws", "l1", fmt.Sprint(i), iphone, time.Now()))
 					mu.Lock()
 					added++
