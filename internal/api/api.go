@@ -47,7 +47,13 @@ type handler func(w http.ResponseWriter, r *http.Request) error
 // Register adds the API's routes to mux.
 func (a *API) Register(mux *httpx.Mux) {
 	mux.HandleFunc("GET /api/v1/openapi.json", httpx.Public, serveOpenAPI)
-	mux.Handle("GET /api/v1/", httpx.Public, a.wrap(func(w http.ResponseWriter, r *http.Request) error {
+	// Every other path and method under /api/v1/ answers with a problem
+	// too: 405 with Allow when the path exists, 404 otherwise.
+	mux.Handle("/api/v1/", httpx.Public, a.wrap(func(w http.ResponseWriter, r *http.Request) error {
+		if allowed := mux.Allowed(r, "/api/v1/"); len(allowed) > 0 {
+			w.Header().Set("Allow", strings.Join(allowed, ", "))
+			return problem(http.StatusMethodNotAllowed, "method_not_allowed", r.Method+" is not allowed here; use "+strings.Join(allowed, " or ")+".")
+		}
 		return problem(http.StatusNotFound, "not_found", "No such API endpoint; see /api/v1/openapi.json.")
 	}, false))
 

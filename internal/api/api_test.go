@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/roost-hq/roost/internal/api"
 	"github.com/roost-hq/roost/internal/httpx"
@@ -173,6 +174,8 @@ func TestBadInput(t *testing.T) {
 		{"syntax", `{"name":`, "", 400, "invalid_json", "truncated"},
 		{"garbage", `{"name" "x"}`, "", 400, "invalid_json", "not valid JSON"},
 		{"trailing", `{"name":"a"} {"name":"b"}`, "", 400, "invalid_json", "after the JSON object"},
+		{"trailing brace", `{"name":"a"}}`, "", 400, "invalid_json", "after the JSON object"},
+		{"trailing bracket", `{"name":"a"}]`, "", 400, "invalid_json", "after the JSON object"},
 		{"empty", ``, "", 400, "invalid_json", "must be a JSON object"},
 		{"too large", huge, "", 400, "body_too_large", "larger than"},
 		{"form body", `name=x`, "application/x-www-form-urlencoded", 415, "unsupported_media_type", "application/json"},
@@ -229,40 +232,98 @@ func TestIdempotency(t *testing.T) {
 		created := e.API(key, "POST", "/api/v1/api-keys", `{"name":"x"}`, "Idempotency-Key: k3")
 		var k struct{ Secret string }
 		created.JSON(t, &k)
-		var n int
-		d2 := e.DB
-		d2.R.QueryRow(`SELECT COUNT(*) FROM idempotency_keys WHERE response LIKE $1`, "%"+k.Secret+"%").Scan(&n)
-		if k.Secret == "" || n != 0 {
-			t.Fatalf("API key secret stored in clear in idempotency_keys (%d rows)", n)
+		var clear, kept int
+		if err := e.DB.R.QueryRow(`SELECT COUNT(*) FROM idempotency_keys WHERE response LIKE $1`, "%"+k.Secret+"%").Scan(&clear); err != nil {
+			t.Fatal(err)
 		}
-		// Concurrent retries: exactly one member is created.
+		if err := e.DB.R.QueryRow(`SELECT COUNT(*) FROM idempotency_keys WHERE key = 'k3' AND status = 201 AND response <> ''`).Scan(&kept); err != nil {
+			t.Fatal(err)
+		}
+		if k.Secret == "" || clear != 0 || kept != 1 {
+			t.Fatalf("kept response: %d in clear, %d kept", clear, kept)
+		}
+		// Concurrent retries of a create that nothing else dedupes (API keys
+		// may share a name): exactly one key is created.
 		var wg sync.WaitGroup
 		statuses := make([]int, 8)
 		for i := range statuses {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				statuses[i] = e.API(key, "POST", "/api/v1/members", `{"email":"c@example.com","name":"C","role":"agent"}`, "Idempotency-Key: k4").Status
+				statuses[i] = e.API(key, "POST", "/api/v1/api-keys", `{"name":"concurrent"}`, "Idempotency-Key: k4").Status
 			}()
 		}
 		wg.Wait()
+		answered := 0
 		for _, s := range statuses {
-			if s != 201 && s != 409 {
+			switch s {
+			case 201:
+				answered++
+			case 409:
+			default:
 				t.Fatalf("concurrent statuses %v", statuses)
 			}
 		}
-		var list struct{ Data []struct{ Email string } }
-		e.API(key, "GET", "/api/v1/members", "").JSON(t, &list)
+		var list struct{ Data []struct{ Name string } }
+		e.API(key, "GET", "/api/v1/api-keys?limit=200", "").JSON(t, &list)
 		count := 0
-		for _, m := range list.Data {
-			if m.Email == "c@example.com" {
+		for _, k := range list.Data {
+			if k.Name == "concurrent" {
 				count++
 			}
 		}
-		if count != 1 {
-			t.Fatalf("%d members created by concurrent retries", count)
+		if count != 1 || answered == 0 {
+			t.Fatalf("%d keys created by concurrent retries (%d answered 201)", count, answered)
 		}
+		// Another API key of the workspace reusing the Idempotency-Key is
+		// refused, never shown the first key's response.
+		other := e.Key(w.ID)
+		wantProblem(t, e.API(other, "POST", "/api/v1/api-keys", `{"name":"x"}`, "Idempotency-Key: k3"), 422, "idempotency_key_reused")
+		// A request whose process died holds its key only until abandonAfter.
+		if _, err := e.DB.W.Exec(`INSERT INTO idempotency_keys (workspace_id, key, request_hash, status, created_at) VALUES ($1, 'dead', 'h', 0, $2)`,
+			w.ID, time.Now().UnixMicro()); err != nil {
+			t.Fatal(err)
+		}
+		wantProblem(t, e.API(key, "POST", "/api/v1/api-keys", `{"name":"y"}`, "Idempotency-Key: dead"), 422, "idempotency_key_reused")
 	})
+}
+
+// TestAbandonedKeyIsTakenOver simulates a process that died after claiming
+// an Idempotency-Key: once the claim is old, a retry runs the request.
+func TestAbandonedKeyIsTakenOver(t *testing.T) {
+	t.Parallel()
+	e := servertest.New(t, store.SQLite)
+	w, _ := e.Owner("Acme", "o@example.com")
+	key := e.Key(w.ID)
+	first := e.API(key, "POST", "/api/v1/api-keys", `{"name":"z"}`, "Idempotency-Key: fresh")
+	if first.Status != 201 {
+		t.Fatal(first.Status)
+	}
+	// Make the kept response look like an unfinished claim: recent, then old.
+	e.DB.W.Exec(`UPDATE idempotency_keys SET status = 0, response = '', created_at = $1 WHERE key = 'fresh'`, time.Now().UnixMicro())
+	wantProblem(t, e.API(key, "POST", "/api/v1/api-keys", `{"name":"z"}`, "Idempotency-Key: fresh"), 409, "idempotency_in_progress")
+	e.DB.W.Exec(`UPDATE idempotency_keys SET created_at = $1 WHERE key = 'fresh'`, time.Now().Add(-time.Hour).UnixMicro())
+	if r := e.API(key, "POST", "/api/v1/api-keys", `{"name":"z"}`, "Idempotency-Key: fresh"); r.Status != 201 || r.Header.Get("Idempotent-Replayed") != "" {
+		t.Fatalf("abandoned key not taken over: %d %v", r.Status, r.Header)
+	}
+}
+
+func TestMethodNotAllowed(t *testing.T) {
+	t.Parallel()
+	e := servertest.New(t, store.SQLite)
+	w, _ := e.Owner("Acme", "o@example.com")
+	key := e.Key(w.ID)
+	r := e.API(key, "DELETE", "/api/v1/workspace", "")
+	wantProblem(t, r, 405, "method_not_allowed")
+	if r.Header.Get("Allow") != "GET, HEAD" {
+		t.Fatalf("Allow = %q", r.Header.Get("Allow"))
+	}
+	r = e.API(key, "PUT", "/api/v1/members/mem_x", "{}")
+	wantProblem(t, r, 405, "method_not_allowed")
+	if r.Header.Get("Allow") != "GET, HEAD, PATCH, DELETE" {
+		t.Fatalf("Allow = %q", r.Header.Get("Allow"))
+	}
+	wantProblem(t, e.API(key, "POST", "/api/v1/nothing", "{}"), 404, "not_found")
 }
 
 // TestOpenAPIMatchesRoutes holds the document and the router to each other:

@@ -1,6 +1,8 @@
 package api
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"testing"
 )
@@ -23,6 +25,13 @@ func FuzzDecode(f *testing.F) {
 		var p *Problem
 		if err != nil && (!errors.As(err, &p) || p.Status != 400 || p.Detail == "") {
 			t.Fatalf("decode(%q) = %v, want nil or a 400 problem", body, err)
+		}
+		// Whatever is accepted is exactly one valid JSON object.
+		if err == nil {
+			trimmed := bytes.TrimSpace(body)
+			if !json.Valid(body) || len(trimmed) == 0 || trimmed[0] != '{' {
+				t.Fatalf("decode accepted %q, which is not one JSON object", body)
+			}
 		}
 	})
 }

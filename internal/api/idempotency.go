@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/roost-hq/roost/internal/httpx"
 	"github.com/roost-hq/roost/internal/store"
 )
 
@@ -23,8 +24,9 @@ import (
 const (
 	IdempotencyTTL = 24 * time.Hour
 	// abandonAfter is how long an unfinished request holds its key before a
-	// retry may take it over (the process that ran it probably died).
-	abandonAfter = time.Minute
+	// retry may take it over: far longer than any request may run, so only a
+	// process that died mid-request loses its claim.
+	abandonAfter = 10 * time.Minute
 )
 
 type createHandler func(w http.ResponseWriter, r *http.Request, body []byte) error
@@ -48,8 +50,12 @@ func (a *API) idempotent(h createHandler) handler {
 		if len(key) > 255 || !printable(key) {
 			return problem(http.StatusBadRequest, "invalid_idempotency_key", "Idempotency-Key must be 1 to 255 printable ASCII characters.")
 		}
-		ws := caller(r.Context()).WorkspaceID
-		sum := sha256.Sum256(fmt.Appendf(nil, "%s %s\n%s", r.Method, r.URL.Path, body))
+		k := caller(r.Context())
+		ws := k.WorkspaceID
+		// The API key is part of the request: another key of the workspace
+		// reusing the same Idempotency-Key is refused, never shown this
+		// response (which may hold a secret, such as a new API key).
+		sum := sha256.Sum256(fmt.Appendf(nil, "%s\n%s %s\n%s", k.ID, r.Method, r.URL.Path, body))
 		reqHash := hex.EncodeToString(sum[:])
 		owned, err := a.claimKey(r.Context(), ws, key, reqHash)
 		if err != nil {
@@ -58,19 +64,21 @@ func (a *API) idempotent(h createHandler) handler {
 		if !owned {
 			return a.replay(w, r, ws, key, reqHash)
 		}
-		rec := &capture{ResponseWriter: w}
+		rec := &httpx.Recorder{ResponseWriter: w, Body: &bytes.Buffer{}}
 		if err := h(rec, r, body); err != nil {
 			writeError(rec, r, a.Log, err)
 		}
 		// Server errors free the key so a retry runs again; anything else
-		// (success or the client's own mistake) is kept.
+		// (success or the client's own mistake) is kept. If the process dies
+		// between the create and this write, the key is freed after
+		// abandonAfter and a retry runs again.
 		ctx := context.WithoutCancel(r.Context())
-		if rec.status >= 500 || rec.status == 0 {
+		if rec.Status >= 500 || rec.Status == 0 {
 			_, err = a.DB.W.ExecContext(ctx, `DELETE FROM idempotency_keys WHERE workspace_id = $1 AND key = $2`, ws, key)
 		} else {
-			kept, _ := json.Marshal(keptResponse{Location: rec.Header().Get("Location"), Body: bytes.TrimSpace(rec.buf.Bytes())})
+			kept, _ := json.Marshal(keptResponse{Location: rec.Header().Get("Location"), Body: bytes.TrimSpace(rec.Body.Bytes())})
 			_, err = a.DB.W.ExecContext(ctx, `UPDATE idempotency_keys SET status = $1, response = $2 WHERE workspace_id = $3 AND key = $4`,
-				rec.status, a.Keys.Seal(string(kept), "idempotency:"+ws+":"+key), ws, key)
+				rec.Status, a.Keys.Seal(string(kept), "idempotency:"+ws+":"+key), ws, key)
 		}
 		if err != nil {
 			a.Log.Error("api: cannot record idempotent response", "err", err)
@@ -154,26 +162,4 @@ func printable(s string) bool {
 		}
 	}
 	return s != ""
-}
-
-// capture passes a response through while keeping a copy of it.
-type capture struct {
-	http.ResponseWriter
-	status int
-	buf    bytes.Buffer
-}
-
-func (c *capture) WriteHeader(code int) {
-	if c.status == 0 {
-		c.status = code
-	}
-	c.ResponseWriter.WriteHeader(code)
-}
-
-func (c *capture) Write(b []byte) (int, error) {
-	if c.status == 0 {
-		c.status = http.StatusOK
-	}
-	c.buf.Write(b)
-	return c.ResponseWriter.Write(b)
 }

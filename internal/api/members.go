@@ -48,10 +48,7 @@ func (a *API) createMember(w http.ResponseWriter, r *http.Request, body []byte) 
 	if err != nil {
 		return err
 	}
-	out := memberOut{Member: m}
-	if invite != "" {
-		out.InviteURL = a.BaseURL + "/app/invite/" + invite
-	}
+	out := memberOut{Member: m, InviteURL: a.BaseURL + "/app/invite/" + invite}
 	w.Header().Set("Location", "/api/v1/members/"+m.ID)
 	writeJSON(w, http.StatusCreated, out)
 	return nil
@@ -63,6 +60,7 @@ func (a *API) updateMember(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	var in struct {
+		Name      *string    `json:"name"`
 		Role      *team.Role `json:"role"`
 		Signature *string    `json:"signature"`
 	}

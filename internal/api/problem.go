@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -98,11 +99,13 @@ func decode(body []byte, dst any) error {
 	if len(strings.TrimSpace(string(body))) == 0 {
 		return problem(http.StatusBadRequest, "invalid_json", "The request body must be a JSON object.")
 	}
-	dec := json.NewDecoder(strings.NewReader(string(body)))
+	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	err := dec.Decode(dst)
-	if err == nil && dec.More() {
-		err = errors.New("trailing data")
+	if err == nil {
+		if _, terr := dec.Token(); terr != io.EOF {
+			err = errors.New("trailing data")
+		}
 	}
 	if err == nil {
 		return nil

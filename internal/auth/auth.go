@@ -8,12 +8,12 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"github.com/roost-hq/roost/internal/secret"
 	"strings"
 	"time"
 
 	"github.com/roost-hq/roost/internal/id"
 	"github.com/roost-hq/roost/internal/store"
-	"github.com/roost-hq/roost/internal/team"
 	"github.com/roost-hq/roost/internal/valid"
 )
 
@@ -39,18 +39,11 @@ func (s *Store) CreateSession(ctx context.Context, userID, wsID string) (string,
 	tok := id.Token(32)
 	now := time.Now()
 	_, err := s.db.W.ExecContext(ctx, `INSERT INTO sessions (token_hash, user_id, workspace_id, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)`,
-		team.HashToken(tok), userID, nullable(wsID), store.Micros(now), store.Micros(now.Add(SessionTTL)))
+		secret.Hash(tok), userID, store.Null(wsID), store.Micros(now), store.Micros(now.Add(SessionTTL)))
 	if err != nil {
 		return "", fmt.Errorf("auth: create session: %w", err)
 	}
 	return tok, nil
-}
-
-func nullable(s string) any {
-	if s == "" {
-		return nil
-	}
-	return s
 }
 
 // Session returns the live session for a cookie value, extending it when
@@ -58,7 +51,7 @@ func nullable(s string) any {
 func (s *Store) Session(ctx context.Context, tok string) (Session, error) {
 	var se Session
 	var ws sql.NullString
-	h := team.HashToken(tok)
+	h := secret.Hash(tok)
 	now := time.Now()
 	err := s.db.R.QueryRowContext(ctx, `SELECT user_id, workspace_id, expires_at FROM sessions WHERE token_hash = $1 AND expires_at > $2`,
 		h, now.UnixMicro()).Scan(&se.UserID, &ws, store.T(&se.ExpiresAt))
@@ -80,20 +73,20 @@ func (s *Store) Session(ctx context.Context, tok string) (Session, error) {
 
 // SetSessionWorkspace switches the workspace a session shows.
 func (s *Store) SetSessionWorkspace(ctx context.Context, tok, wsID string) error {
-	_, err := s.db.W.ExecContext(ctx, `UPDATE sessions SET workspace_id = $1 WHERE token_hash = $2`, wsID, team.HashToken(tok))
+	_, err := s.db.W.ExecContext(ctx, `UPDATE sessions SET workspace_id = $1 WHERE token_hash = $2`, wsID, secret.Hash(tok))
 	return err
 }
 
 // DeleteSession signs a browser out.
 func (s *Store) DeleteSession(ctx context.Context, tok string) error {
-	_, err := s.db.W.ExecContext(ctx, `DELETE FROM sessions WHERE token_hash = $1`, team.HashToken(tok))
+	_, err := s.db.W.ExecContext(ctx, `DELETE FROM sessions WHERE token_hash = $1`, secret.Hash(tok))
 	return err
 }
 
 // DeleteUserSessions signs a user out everywhere but the given session, as
 // after a password change.
 func (s *Store) DeleteUserSessions(ctx context.Context, userID, keepTok string) error {
-	_, err := s.db.W.ExecContext(ctx, `DELETE FROM sessions WHERE user_id = $1 AND token_hash <> $2`, userID, team.HashToken(keepTok))
+	_, err := s.db.W.ExecContext(ctx, `DELETE FROM sessions WHERE user_id = $1 AND token_hash <> $2`, userID, secret.Hash(keepTok))
 	return err
 }
 
@@ -153,15 +146,15 @@ func (s *Store) CreateAPIKey(ctx context.Context, wsID, name, createdBy string) 
 	if err := e.Err(); err != nil {
 		return APIKey{}, "", err
 	}
-	secret := KeyPrefix + id.Token(24)
-	k := APIKey{ID: id.New("key"), WorkspaceID: wsID, Name: name, Prefix: secret[:len(KeyPrefix)+6], CreatedBy: createdBy,
+	plain := KeyPrefix + id.Token(24)
+	k := APIKey{ID: id.New("key"), WorkspaceID: wsID, Name: name, Prefix: plain[:len(KeyPrefix)+6], CreatedBy: createdBy,
 		CreatedAt: time.Now().UTC().Truncate(time.Microsecond)}
 	_, err := s.db.W.ExecContext(ctx, `INSERT INTO api_keys (id, workspace_id, name, prefix, key_hash, created_by, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-		k.ID, wsID, name, k.Prefix, team.HashToken(secret), nullable(createdBy), store.Micros(k.CreatedAt))
+		k.ID, wsID, name, k.Prefix, secret.Hash(plain), store.Null(createdBy), store.Micros(k.CreatedAt))
 	if err != nil {
 		return APIKey{}, "", fmt.Errorf("auth: create API key: %w", err)
 	}
-	return k, secret, nil
+	return k, plain, nil
 }
 
 // APIKey returns one of the workspace's keys.
@@ -189,6 +182,13 @@ func (s *Store) APIKeys(ctx context.Context, wsID, before string, limit int) ([]
 	return out, rows.Err()
 }
 
+// CountActiveKeys counts the workspace's keys that are not revoked.
+func (s *Store) CountActiveKeys(ctx context.Context, wsID string) (int, error) {
+	var n int
+	err := s.db.R.QueryRowContext(ctx, `SELECT COUNT(*) FROM api_keys WHERE workspace_id = $1 AND revoked_at IS NULL`, wsID).Scan(&n)
+	return n, err
+}
+
 // RevokeAPIKey stops a key from working. Revoking twice is not an error.
 func (s *Store) RevokeAPIKey(ctx context.Context, wsID, keyID string) (APIKey, error) {
 	_, err := s.db.W.ExecContext(ctx, `UPDATE api_keys SET revoked_at = $1 WHERE workspace_id = $2 AND id = $3 AND revoked_at IS NULL`,
@@ -204,11 +204,11 @@ func (s *Store) RevokeAPIKey(ctx context.Context, wsID, keyID string) (APIKey, e
 const usedEvery = time.Minute
 
 // AuthenticateKey returns the live key for a secret and records its use.
-func (s *Store) AuthenticateKey(ctx context.Context, secret string) (APIKey, error) {
-	if !strings.HasPrefix(secret, KeyPrefix) || len(secret) > 100 {
+func (s *Store) AuthenticateKey(ctx context.Context, plain string) (APIKey, error) {
+	if !strings.HasPrefix(plain, KeyPrefix) || len(plain) > 100 {
 		return APIKey{}, store.ErrNotFound
 	}
-	k, err := scanKey(s.db.R.QueryRowContext(ctx, `SELECT `+keyCols+` FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL`, team.HashToken(secret)))
+	k, err := scanKey(s.db.R.QueryRowContext(ctx, `SELECT `+keyCols+` FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL`, secret.Hash(plain)))
 	if err != nil {
 		return APIKey{}, err
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/roost-hq/roost/internal/auth"
+	"github.com/roost-hq/roost/internal/secret"
 	"github.com/roost-hq/roost/internal/store"
 	"github.com/roost-hq/roost/internal/store/storetest"
 	"github.com/roost-hq/roost/internal/team"
@@ -36,10 +37,9 @@ func TestSessions(t *testing.T) {
 		if err != nil || se.UserID != m.UserID || se.WorkspaceID != w.ID {
 			t.Fatalf("Session = %+v, %v", se, err)
 		}
-		var stored int
-		db.R.QueryRowContext(ctx, `SELECT COUNT(*) FROM sessions WHERE token_hash = $1`, tok).Scan(&stored)
-		if stored != 0 {
-			t.Fatal("session token stored in clear")
+		var inClear int
+		if err := db.R.QueryRowContext(ctx, `SELECT COUNT(*) FROM sessions WHERE token_hash = $1`, tok).Scan(&inClear); err != nil || inClear != 0 {
+			t.Fatalf("session token stored in clear (%v)", err)
 		}
 		tok2, _ := s.CreateSession(ctx, m.UserID, "")
 		if err := s.DeleteUserSessions(ctx, m.UserID, tok2); err != nil {
@@ -57,6 +57,19 @@ func TestSessions(t *testing.T) {
 		if _, err := s.Session(ctx, tok2); !errors.Is(err, store.ErrNotFound) {
 			t.Fatalf("deleted session: %v", err)
 		}
+		// A session used in the second half of its life is extended.
+		tokX, _ := s.CreateSession(ctx, m.UserID, w.ID)
+		soon := time.Now().Add(auth.SessionTTL / 4)
+		if _, err := db.W.ExecContext(ctx, `UPDATE sessions SET expires_at = $1 WHERE token_hash = $2`, soon.UnixMicro(), secret.Hash(tokX)); err != nil {
+			t.Fatal(err)
+		}
+		if se, err := s.Session(ctx, tokX); err != nil || se.ExpiresAt.Before(time.Now().Add(auth.SessionTTL*9/10)) {
+			t.Fatalf("session not extended: %v %v", se.ExpiresAt, err)
+		}
+		var stored time.Time
+		if err := db.R.QueryRowContext(ctx, `SELECT expires_at FROM sessions WHERE token_hash = $1`, secret.Hash(tokX)).Scan(store.T(&stored)); err != nil || stored.Before(soon.Add(time.Hour)) {
+			t.Fatalf("extension not stored: %v %v", stored, err)
+		}
 		// Expired sessions are refused and swept.
 		tok3, _ := s.CreateSession(ctx, m.UserID, w.ID)
 		db.W.ExecContext(ctx, `UPDATE sessions SET expires_at = 1`)
@@ -67,7 +80,9 @@ func TestSessions(t *testing.T) {
 			t.Fatal(err)
 		}
 		var n int
-		db.R.QueryRowContext(ctx, `SELECT COUNT(*) FROM sessions`).Scan(&n)
+		if err := db.R.QueryRowContext(ctx, `SELECT COUNT(*) FROM sessions`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
 		if n != 0 {
 			t.Fatalf("%d expired sessions left", n)
 		}

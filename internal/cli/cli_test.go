@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -26,6 +27,24 @@ func roost(t *testing.T, env map[string]string, stdin string, args ...string) ru
 	code := Main(context.Background(), &Env{Args: args, Stdin: strings.NewReader(stdin), Stdout: &out, Stderr: &errb,
 		Getenv: func(k string) string { return env[k] }})
 	return run{code, out.String(), errb.String()}
+}
+
+// lockedBuffer is written by the server's goroutines while the test reads it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 func TestUsageErrors(t *testing.T) {
@@ -117,7 +136,7 @@ func TestServe(t *testing.T) {
 	env := map[string]string{"ROOST_DATA_DIR": dir, "ROOST_ADDR": "127.0.0.1:0", "ROOST_LOG_FORMAT": "json"}
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan string, 1)
-	var out, errb bytes.Buffer
+	var out, errb lockedBuffer
 	done := make(chan int)
 	start := time.Now()
 	go func() {

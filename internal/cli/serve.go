@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/roost-hq/roost/internal/config"
+	"github.com/roost-hq/roost/internal/httpx"
 	"github.com/roost-hq/roost/internal/links"
 	"github.com/roost-hq/roost/internal/server"
 	"github.com/roost-hq/roost/internal/team"
@@ -24,6 +25,7 @@ func serve(ctx context.Context, e *Env, args []string) error {
 		return usageErr("unexpected argument %q", fs.Arg(0))
 	}
 	log := cfg.Logger(e.Stderr)
+	httpx.TrustProxies(cfg.Proxies)
 	db, applied, err := openDB(ctx, &cfg)
 	if err != nil {
 		return err

@@ -11,6 +11,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -18,6 +19,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/roost-hq/roost/internal/httpx"
 	"github.com/roost-hq/roost/internal/secret"
 )
 
@@ -37,6 +39,8 @@ type Config struct {
 	ClickBatchSize  int           // ROOST_CLICK_BATCH_SIZE: clicks per database insert
 	ClickFlushEvery time.Duration // ROOST_CLICK_FLUSH_INTERVAL: longest a click waits to be written
 	GeoIPPath       string        // ROOST_GEOIP_DB: MaxMind-format country database
+	TrustedProxies  string        // ROOST_TRUSTED_PROXIES: proxies whose X-Forwarded-For is believed
+	Proxies         []netip.Prefix
 }
 
 // Defaults.
@@ -62,6 +66,7 @@ func (c *Config) Register(fs *flag.FlagSet, getenv func(string) string) {
 	fs.StringVar(&c.SecretKeyFile, "secret-key-file", env("ROOST_SECRET_KEY_FILE", ""), "file holding the secret key (ROOST_SECRET_KEY_FILE, or ROOST_SECRET_KEY itself)")
 	fs.StringVar(&c.LogFormat, "log-format", env("ROOST_LOG_FORMAT", "text"), "log format: text or json (ROOST_LOG_FORMAT)")
 	fs.StringVar(&c.LogLevel, "log-level", env("ROOST_LOG_LEVEL", "info"), "log level: debug, info, warn or error (ROOST_LOG_LEVEL)")
+	fs.StringVar(&c.TrustedProxies, "trusted-proxies", env("ROOST_TRUSTED_PROXIES", ""), "reverse proxies whose X-Forwarded-For header gives the visitor's address: IPs or CIDR ranges, comma-separated (ROOST_TRUSTED_PROXIES)")
 	fs.StringVar(&c.GeoIPPath, "geoip-db", env("ROOST_GEOIP_DB", ""), "MaxMind-format country database (.mmdb) for click countries (ROOST_GEOIP_DB)")
 	c.envErr = nil
 	intVar := func(p *int, name, envName string, def int, usage string) {
@@ -96,6 +101,11 @@ func (c *Config) Check() error {
 	if c.ClickBuffer <= 0 || c.ClickBatchSize <= 0 || c.ClickFlushEvery <= 0 {
 		return errors.New("the click buffer, batch size and flush interval must be positive")
 	}
+	proxies, err := httpx.ParsePrefixes(c.TrustedProxies)
+	if err != nil {
+		return fmt.Errorf("ROOST_TRUSTED_PROXIES: %w", err)
+	}
+	c.Proxies = proxies
 	if c.GeoIPPath != "" {
 		if _, err := os.Stat(c.GeoIPPath); err != nil {
 			return fmt.Errorf("ROOST_GEOIP_DB: %w", err)

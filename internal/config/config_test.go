@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func load(t *testing.T, env map[string]string, args ...string) (Config, error) {
@@ -27,8 +28,10 @@ func TestDefaultsEnvAndFlags(t *testing.T) {
 	if err != nil || c.Addr != ":8080" || c.BaseURL != "http://localhost:8080" || c.DataDir != "./roost-data" || c.Secure() {
 		t.Fatalf("defaults: %+v %v", c, err)
 	}
-	c, err = load(t, map[string]string{"ROOST_ADDR": "127.0.0.1:9000", "ROOST_BASE_URL": "https://go.example.com/", "ROOST_LOG_FORMAT": "json"}, "-addr", ":7000")
-	if err != nil || c.Addr != ":7000" || c.BaseURL != "https://go.example.com" || c.LogFormat != "json" || !c.Secure() {
+	c, err = load(t, map[string]string{"ROOST_ADDR": "127.0.0.1:9000", "ROOST_BASE_URL": "https://go.example.com/", "ROOST_LOG_FORMAT": "json",
+		"ROOST_CLICK_FLUSH_INTERVAL": "50ms", "ROOST_CLICK_BATCH_SIZE": "100", "ROOST_TRUSTED_PROXIES": "10.0.0.0/8 127.0.0.1"}, "-addr", ":7000", "-click-batch-size", "250")
+	if err != nil || c.Addr != ":7000" || c.BaseURL != "https://go.example.com" || c.LogFormat != "json" || !c.Secure() ||
+		c.ClickFlushEvery != 50*time.Millisecond || c.ClickBatchSize != 250 || c.ClickBuffer != 100_000 || len(c.Proxies) != 2 {
 		t.Fatalf("env and flags: %+v %v", c, err)
 	}
 }
@@ -42,6 +45,11 @@ func TestBadConfig(t *testing.T) {
 		"level":    {"ROOST_LOG_LEVEL": "loud"},
 		"format":   {"ROOST_LOG_FORMAT": "xml"},
 		"two keys": {"ROOST_SECRET_KEY": strings.Repeat("k", 40), "ROOST_SECRET_KEY_FILE": "/x"},
+		"proxies":  {"ROOST_TRUSTED_PROXIES": "10.0.0.0/8, proxy.internal"},
+		"buffer":   {"ROOST_CLICK_BUFFER": "lots"},
+		"batch":    {"ROOST_CLICK_BATCH_SIZE": "-5"},
+		"flush":    {"ROOST_CLICK_FLUSH_INTERVAL": "200"},
+		"geoip":    {"ROOST_GEOIP_DB": "/nonexistent/GeoLite2-Country.mmdb"},
 	} {
 		_, err := load(t, env)
 		if err == nil || strings.Contains(err.Error(), "\n") {

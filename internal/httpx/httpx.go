@@ -5,14 +5,17 @@ package httpx
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"runtime/debug"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/roost-hq/roost/internal/metrics"
@@ -48,11 +51,12 @@ func NewMux() *Mux { return &Mux{mux: http.NewServeMux(), quiet: map[string]bool
 // at debug level only, so the log does not cost more than the request.
 func (m *Mux) Quiet(pattern string) { m.quiet[pattern] = true }
 
-// Handle registers h for pattern ("GET /app/settings/members/{id}").
+// Handle registers h for pattern ("GET /app/settings/members/{id}"). A
+// pattern without a method matches every method; its Route says "ANY".
 func (m *Mux) Handle(pattern string, access Access, h http.Handler) {
 	method, path, ok := strings.Cut(pattern, " ")
 	if !ok {
-		panic("httpx: pattern needs a method: " + pattern)
+		method, path = "ANY", pattern
 	}
 	m.mux.Handle(pattern, h)
 	m.routes = append(m.routes, Route{Method: method, Path: path, Access: access})
@@ -63,16 +67,33 @@ func (m *Mux) HandleFunc(pattern string, access Access, h http.HandlerFunc) {
 	m.Handle(pattern, access, h)
 }
 
+// Allowed lists the methods that have a route of their own for the
+// request's path, ignoring the catch-all pattern fallback: what a 405
+// answer puts in its Allow header.
+func (m *Mux) Allowed(r *http.Request, fallback string) []string {
+	var out []string
+	for _, method := range []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"} {
+		probe := r.Clone(r.Context())
+		probe.Method = method
+		if _, pattern := m.mux.Handler(probe); pattern != "" && pattern != fallback {
+			out = append(out, method)
+		}
+	}
+	return out
+}
+
 // Routes returns what has been registered, in order.
 func (m *Mux) Routes() []Route { return append([]Route(nil), m.routes...) }
 
 func (m *Mux) ServeHTTP(w http.ResponseWriter, r *http.Request) { m.mux.ServeHTTP(w, r) }
 
-// Recorder wraps a ResponseWriter to remember the status and size written.
+// Recorder wraps a ResponseWriter to remember the status and size written,
+// and, when Body is set, a copy of the body.
 type Recorder struct {
 	http.ResponseWriter
 	Status int
 	Bytes  int64
+	Body   *bytes.Buffer
 }
 
 func (r *Recorder) WriteHeader(code int) {
@@ -88,6 +109,9 @@ func (r *Recorder) Write(b []byte) (int, error) {
 	}
 	n, err := r.ResponseWriter.Write(b)
 	r.Bytes += int64(n)
+	if r.Body != nil {
+		r.Body.Write(b[:n])
+	}
 	return n, err
 }
 
@@ -158,7 +182,7 @@ func Middleware(h *Mux, log *slog.Logger, obs *Observer) http.Handler {
 				rec.Status = http.StatusOK
 			}
 			if obs != nil {
-				obs.requests.Inc(route, r.Method, strconv.Itoa(rec.Status))
+				obs.requests.Inc(route, metricMethod(r.Method), strconv.Itoa(rec.Status))
 				obs.duration.Observe(d.Seconds(), route)
 			}
 			level := slog.LevelInfo
@@ -179,12 +203,75 @@ func Middleware(h *Mux, log *slog.Logger, obs *Observer) http.Handler {
 	})
 }
 
-// ClientIP is the address of the peer, without port. Roost does not trust
-// forwarding headers by default.
+// metricMethod keeps the method label to a fixed set: clients choose the
+// method, and each new label value would be a new series kept forever.
+func metricMethod(m string) string {
+	switch m {
+	case "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS":
+		return m
+	}
+	return "other"
+}
+
+var trusted atomic.Pointer[[]netip.Prefix]
+
+// TrustProxies sets the reverse proxies (load balancers, TLS terminators)
+// whose X-Forwarded-For header ClientIP believes. By default none is.
+func TrustProxies(prefixes []netip.Prefix) { trusted.Store(&prefixes) }
+
+func isTrusted(a netip.Addr) bool {
+	p := trusted.Load()
+	if p == nil {
+		return false
+	}
+	for _, pr := range *p {
+		if pr.Contains(a.Unmap()) {
+			return true
+		}
+	}
+	return false
+}
+
+// ClientIP is the address of the visitor, without port: the peer, or, when
+// the peer is a trusted proxy, the last address in X-Forwarded-For that is
+// not one (the first hop a trusted proxy saw; earlier entries are whatever
+// the client chose to send).
 func ClientIP(r *http.Request) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
-		return r.RemoteAddr
+		host = r.RemoteAddr
+	}
+	peer, err := netip.ParseAddr(host)
+	if err != nil || !isTrusted(peer) {
+		return host
+	}
+	hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
+	for i := len(hops) - 1; i >= 0; i-- {
+		a, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
+		if err != nil {
+			return host
+		}
+		if !isTrusted(a) {
+			return a.Unmap().String()
+		}
 	}
 	return host
+}
+
+// ParsePrefixes reads a list of addresses and CIDR ranges separated by
+// commas or spaces ("10.0.0.0/8, 192.168.1.5").
+func ParsePrefixes(s string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, f := range strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' }) {
+		if p, err := netip.ParsePrefix(f); err == nil {
+			out = append(out, p.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(f)
+		if err != nil {
+			return nil, fmt.Errorf("%q is not an IP address or CIDR range", f)
+		}
+		out = append(out, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()))
+	}
+	return out, nil
 }

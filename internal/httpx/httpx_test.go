@@ -34,6 +34,10 @@ func TestMiddleware(t *testing.T) {
 	}
 	get("/app/invite/sekrit-token")
 	get("/nowhere/" + strings.Repeat("x", 10))
+	for _, m := range []string{"BREW", "WHEN", "XYZ"} {
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, httptest.NewRequest(m, "/ok/1", nil))
+	}
 	if strings.Contains(logs.String(), "sekrit") {
 		t.Fatalf("a one-time token was logged:\n%s", logs.String())
 	}
@@ -51,6 +55,9 @@ func TestMiddleware(t *testing.T) {
 			t.Errorf("metrics lack %s:\n%s", want, out.String())
 		}
 	}
+	if strings.Contains(out.String(), "BREW") || !strings.Contains(out.String(), `method="other"`) {
+		t.Error("client-chosen methods became metric labels")
+	}
 	if strings.Contains(out.String(), "/ok/1") {
 		t.Error("metrics are labelled by raw path")
 	}
@@ -59,13 +66,39 @@ func TestMiddleware(t *testing.T) {
 	}
 }
 
+// TestClientIP is not parallel: it sets the process-wide trusted proxies.
 func TestClientIP(t *testing.T) {
-	t.Parallel()
-	for addr, want := range map[string]string{"1.2.3.4:5": "1.2.3.4", "[::1]:80": "::1", "weird": "weird"} {
+	ip := func(addr, xff string) string {
 		r := httptest.NewRequest("GET", "/", nil)
 		r.RemoteAddr = addr
-		if got := ClientIP(r); got != want {
-			t.Errorf("ClientIP(%q) = %q", addr, got)
+		if xff != "" {
+			r.Header.Set("X-Forwarded-For", xff)
 		}
+		return ClientIP(r)
+	}
+	for _, tc := range [][3]string{{"1.2.3.4:5", "", "1.2.3.4"}, {"[::1]:80", "", "::1"}, {"weird", "", "weird"}, {"1.2.3.4:5", "9.9.9.9", "1.2.3.4"}} {
+		if got := ip(tc[0], tc[1]); got != tc[2] {
+			t.Errorf("untrusted ClientIP(%q, %q) = %q, want %q", tc[0], tc[1], got, tc[2])
+		}
+	}
+	p, err := ParsePrefixes("10.0.0.0/8, 127.0.0.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	TrustProxies(p)
+	defer TrustProxies(nil)
+	for _, tc := range [][3]string{
+		{"127.0.0.1:5", "203.0.113.9", "203.0.113.9"},
+		{"127.0.0.1:5", "6.6.6.6, 203.0.113.9, 10.1.2.3", "203.0.113.9"}, // the client's own entry is ignored
+		{"127.0.0.1:5", "not-an-ip", "127.0.0.1"},
+		{"127.0.0.1:5", "", "127.0.0.1"},
+		{"8.8.8.8:5", "203.0.113.9", "8.8.8.8"}, // not a trusted peer
+	} {
+		if got := ip(tc[0], tc[1]); got != tc[2] {
+			t.Errorf("trusted ClientIP(%q, %q) = %q, want %q", tc[0], tc[1], got, tc[2])
+		}
+	}
+	if _, err := ParsePrefixes("10.0.0.0/8, nope"); err == nil {
+		t.Error("bad proxy list accepted")
 	}
 }

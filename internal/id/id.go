@@ -26,17 +26,13 @@ var (
 // process) and carries 80 random bits, in the manner of a ULID. prefix, when
 // given, is joined with an underscore ("mem_01j…").
 func New(prefix string) string {
-	return NewAt(prefix, time.Now())
-}
-
-// NewAt is New for a given time, for backfills that must sort by the time an
-// event happened rather than the time it was imported.
-func NewAt(prefix string, t time.Time) string {
-	var b [16]byte
-	ms := t.UnixMilli()
+	var r [10]byte
+	ms := time.Now().UnixMilli()
 	mu.Lock()
-	if ms == lastMS {
-		// Same millisecond: increment the random part so IDs stay ordered.
+	if ms <= lastMS {
+		// Same millisecond, or the clock stepped back: stay on the last
+		// millisecond and count up the random part, so IDs stay ordered.
+		ms = lastMS
 		for i := len(lastR) - 1; i >= 0; i-- {
 			lastR[i]++
 			if lastR[i] != 0 {
@@ -47,11 +43,26 @@ func NewAt(prefix string, t time.Time) string {
 		rand.Read(lastR[:])
 		lastMS = ms
 	}
-	copy(b[6:], lastR[:])
+	r = lastR
 	mu.Unlock()
+	return format(prefix, ms, r)
+}
+
+// NewAt is an ID for a given time, for backfills that must sort by when an
+// event happened rather than when it was imported. It sorts by time, but
+// two made for the same millisecond sort in no particular order.
+func NewAt(prefix string, t time.Time) string {
+	var r [10]byte
+	rand.Read(r[:])
+	return format(prefix, t.UnixMilli(), r)
+}
+
+func format(prefix string, ms int64, r [10]byte) string {
+	var b [16]byte
 	var ts [8]byte
 	binary.BigEndian.PutUint64(ts[:], uint64(ms))
 	copy(b[:6], ts[2:])
+	copy(b[6:], r[:])
 	s := enc.EncodeToString(b[:])
 	if prefix == "" {
 		return s

@@ -296,8 +296,8 @@ func insertLink(ctx context.Context, tx *sql.Tx, l Link) error {
 		offer_id, post_id, account_id, utm_source, utm_campaign, utm_content, created_by, created_at, updated_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`,
 		l.ID, l.WorkspaceID, l.Code, l.Custom, l.Destination, l.Title, timePtr(l.ExpiresAt), l.FallbackURL,
-		nullable(l.OfferID), nullable(l.PostID), nullable(l.AccountID), l.UTMSource, l.UTMCampaign, l.UTMContent,
-		nullable(l.CreatedBy), store.Micros(l.CreatedAt), store.Micros(l.UpdatedAt))
+		store.Null(l.OfferID), store.Null(l.PostID), store.Null(l.AccountID), l.UTMSource, l.UTMCampaign, l.UTMContent,
+		store.Null(l.CreatedBy), store.Micros(l.CreatedAt), store.Micros(l.UpdatedAt))
 	if err != nil {
 		return err
 	}
@@ -314,13 +314,6 @@ func writeTags(ctx context.Context, tx *sql.Tx, l Link) error {
 		}
 	}
 	return nil
-}
-
-func nullable(s string) any {
-	if s == "" {
-		return nil
-	}
-	return s
 }
 
 func timePtr(t *time.Time) any {

@@ -381,7 +381,9 @@ func TestEditSeenByAnotherNode(t *testing.T) {
 			if _, err := n1.SaveSettings(ctx, w.ID, links.Settings{ClickParam: "cid"}); err != nil {
 				t.Fatal(err)
 			}
-			seen("new click parameter", func(r *httptest.ResponseRecorder) bool { return strings.HasPrefix(r.Header().Get("Location"), dest+"?cid=") })
+			seen("new click parameter", func(r *httptest.ResponseRecorder) bool {
+				return strings.HasPrefix(r.Header().Get("Location"), dest+"?cid=")
+			})
 			if err := n1.Delete(ctx, w.ID, l.ID); err != nil {
 				t.Fatal(err)
 			}

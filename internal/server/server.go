@@ -68,13 +68,17 @@ func New(ctx context.Context, o Options) (*Server, error) {
 	s.API = &api.API{DB: o.DB, Team: s.Team, Auth: s.Auth, Links: s.Links, Keys: o.Keys, Log: o.Log, BaseURL: o.BaseURL}
 
 	s.Metrics.RegisterRuntime()
-	pool := func(db *sql.DB, f func(sql.DBStats) int) func() float64 {
-		return func() float64 { return float64(f(db.Stats())) }
+	pool := func(f func(sql.DBStats) int) func() float64 {
+		return func() float64 {
+			n := f(o.DB.W.Stats())
+			if o.DB.R != o.DB.W {
+				n += f(o.DB.R.Stats())
+			}
+			return float64(n)
+		}
 	}
-	s.Metrics.GaugeFunc("roost_db_connections_in_use", "Database connections in use (writer and readers).",
-		pool(o.DB.W, func(st sql.DBStats) int { return st.InUse }))
-	s.Metrics.GaugeFunc("roost_db_connections_open", "Database connections open (writer and readers).",
-		pool(o.DB.W, func(st sql.DBStats) int { return st.OpenConnections }))
+	s.Metrics.GaugeFunc("roost_db_connections_in_use", "Database connections in use (writer and readers).", pool(func(st sql.DBStats) int { return st.InUse }))
+	s.Metrics.GaugeFunc("roost_db_connections_open", "Database connections open (writer and readers).", pool(func(st sql.DBStats) int { return st.OpenConnections }))
 
 	s.Mux.HandleFunc("GET /healthz", httpx.Public, func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -104,8 +108,10 @@ func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
 	if err := s.DB.Ready(ctx); err != nil {
+		// The reason goes to the log: it may name hosts and users.
+		s.Log.Warn("not ready", "err", err)
 		w.WriteHeader(http.StatusServiceUnavailable)
-		fmt.Fprintf(w, "not ready: %v\n", err)
+		w.Write([]byte("not ready: database unreachable or not migrated\n"))
 		return
 	}
 	w.Write([]byte("ready\n"))

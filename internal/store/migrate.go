@@ -72,26 +72,33 @@ func migrations(d Dialect) ([]migration, error) {
 	return out, nil
 }
 
-// LatestVersion is the schema version this binary expects.
+// LatestVersion is the schema version this binary brings.
 func LatestVersion() int {
-	ms, err := migrations(SQLite)
-	if err != nil || len(ms) == 0 {
-		return 0
+	v := 0
+	for _, d := range []Dialect{SQLite, Postgres} {
+		if ms, err := migrations(d); err == nil && len(ms) > 0 {
+			v = max(v, ms[len(ms)-1].version)
+		}
 	}
-	return ms[len(ms)-1].version
+	return v
 }
 
-// Migrate applies the migrations the database does not have yet, each in
-// its own transaction, and returns the names of those it applied. It is
-// safe when several processes start at once: on PostgreSQL they queue on an
-// advisory lock (one per schema), on SQLite on the write lock.
+// Migrate applies the migrations the database does not have yet, all in
+// one transaction (both databases have transactional DDL, so a failure
+// leaves the schema as it was), and returns the names of those it applied.
+// It is safe when several processes start at once: on PostgreSQL they queue
+// on an advisory lock (one per schema), on SQLite on the write lock.
 func (db *DB) Migrate(ctx context.Context) ([]string, error) {
 	ms, err := migrations(db.Dialect)
 	if err != nil {
 		return nil, err
 	}
+	return db.apply(ctx, ms)
+}
+
+func (db *DB) apply(ctx context.Context, ms []migration) ([]string, error) {
 	var applied []string
-	err = db.Tx(ctx, func(tx *sql.Tx) error {
+	err := db.Tx(ctx, func(tx *sql.Tx) error {
 		if err := db.lockMigrations(ctx, tx); err != nil {
 			return err
 		}
@@ -123,8 +130,6 @@ func (db *DB) Migrate(ctx context.Context) ([]string, error) {
 				return fmt.Errorf("database schema version %d is newer than this binary knows (%d): upgrade roost", v, ms[len(ms)-1].version)
 			}
 		}
-		// All pending migrations run in this one transaction (both databases
-		// have transactional DDL): a failure leaves the schema as it was.
 		for _, m := range ms {
 			if have[m.version] {
 				continue
@@ -158,14 +163,15 @@ func (db *DB) lockMigrations(ctx context.Context, tx *sql.Tx) error {
 	return nil
 }
 
-// Ready reports whether the database answers and carries the schema this
-// binary expects.
+// Ready reports whether the database answers and carries at least the
+// schema this binary brings. A newer schema is fine: during a rolling
+// upgrade, nodes still on the old binary keep serving.
 func (db *DB) Ready(ctx context.Context) error {
 	var v sql.NullInt64
 	if err := db.R.QueryRowContext(ctx, `SELECT MAX(version) FROM schema_migrations`).Scan(&v); err != nil {
 		return fmt.Errorf("database not migrated: %s", oneLine(err))
 	}
-	if want := LatestVersion(); int(v.Int64) != want {
+	if want := LatestVersion(); int(v.Int64) < want {
 		return fmt.Errorf("database schema is at version %d, want %d", v.Int64, want)
 	}
 	return nil

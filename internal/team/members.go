@@ -12,7 +12,7 @@ import (
 	"github.com/roost-hq/roost/internal/valid"
 )
 
-const memberCols = `m.id, m.workspace_id, m.user_id, u.email, u.name, m.role, m.signature, u.password_hash = '', m.created_at`
+const memberCols = `m.id, m.workspace_id, m.user_id, u.email, m.name, m.role, m.signature, m.accepted_at IS NULL, m.created_at`
 const memberFrom = ` FROM members m JOIN users u ON u.id = m.user_id `
 
 func scanMember(row interface{ Scan(...any) error }) (Member, error) {
@@ -29,13 +29,17 @@ func (s *Store) Member(ctx context.Context, wsID, memberID string) (Member, erro
 	return scanMember(s.db.R.QueryRowContext(ctx, `SELECT `+memberCols+memberFrom+`WHERE m.workspace_id = $1 AND m.id = $2`, wsID, memberID))
 }
 
-// MemberForUser returns the user's membership of the workspace.
-func (s *Store) MemberForUser(ctx context.Context, wsID, userID string) (Member, error) {
-	return scanMember(s.db.R.QueryRowContext(ctx, `SELECT `+memberCols+memberFrom+`WHERE m.workspace_id = $1 AND m.user_id = $2`, wsID, userID))
+func memberForUser(ctx context.Context, q store.Querier, wsID, userID string) (Member, error) {
+	return scanMember(q.QueryRowContext(ctx, `SELECT `+memberCols+memberFrom+`WHERE m.workspace_id = $1 AND m.user_id = $2`, wsID, userID))
 }
 
-// Members lists a workspace's members in the order they joined, limit at a
-// time, starting after the member with ID after ("" for the first page).
+// MemberForUser returns the user's membership of the workspace.
+func (s *Store) MemberForUser(ctx context.Context, wsID, userID string) (Member, error) {
+	return memberForUser(ctx, s.db.R, wsID, userID)
+}
+
+// Members lists a workspace's members in the order they were added, limit
+// at a time, starting after the member with ID after ("" for the first page).
 func (s *Store) Members(ctx context.Context, wsID, after string, limit int) ([]Member, error) {
 	rows, err := s.db.R.QueryContext(ctx, `SELECT `+memberCols+memberFrom+`WHERE m.workspace_id = $1 AND m.id > $2 ORDER BY m.id LIMIT $3`,
 		wsID, after, limit)
@@ -52,6 +56,16 @@ func (s *Store) Members(ctx context.Context, wsID, after string, limit int) ([]M
 		out = append(out, m)
 	}
 	return out, rows.Err()
+}
+
+// Headcount is the size of a team.
+type Headcount struct{ Members, Pending int }
+
+// CountMembers counts a workspace's members, and those still invited.
+func (s *Store) CountMembers(ctx context.Context, wsID string) (Headcount, error) {
+	var h Headcount
+	err := s.db.R.QueryRowContext(ctx, `SELECT COUNT(*), COUNT(*) - COUNT(accepted_at) FROM members WHERE workspace_id = $1`, wsID).Scan(&h.Members, &h.Pending)
+	return h, err
 }
 
 // NewMember is the input for adding someone to a workspace.
@@ -82,12 +96,18 @@ func (in NewMember) check(actor Role) (NewMember, error) {
 	return in, e.Err()
 }
 
-func insertMember(ctx context.Context, q store.Querier, wsID, userID string, role Role, sig string, now time.Time) (Member, error) {
-	m := Member{ID: id.New("mem"), WorkspaceID: wsID, UserID: userID, Role: role, Signature: sig, CreatedAt: now.UTC().Truncate(time.Microsecond)}
-	_, err := q.ExecContext(ctx, `INSERT INTO members (id, workspace_id, user_id, role, signature, created_at) VALUES ($1, $2, $3, $4, $5, $6)`,
-		m.ID, wsID, userID, role, sig, store.Micros(m.CreatedAt))
+func insertMember(ctx context.Context, q store.Querier, m Member, now time.Time, accepted bool) (Member, error) {
+	m.ID = id.New("mem")
+	m.CreatedAt = now.UTC().Truncate(time.Microsecond)
+	m.Pending = !accepted
+	var acceptedAt any
+	if accepted {
+		acceptedAt = store.Micros(now)
+	}
+	_, err := q.ExecContext(ctx, `INSERT INTO members (id, workspace_id, user_id, name, role, signature, created_at, accepted_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+		m.ID, m.WorkspaceID, m.UserID, m.Name, m.Role, m.Signature, store.Micros(m.CreatedAt), acceptedAt)
 	if store.IsUniqueViolation(err) {
-		return Member{}, valid.Conflict("email", "is already a member of this workspace")
+		return Member{}, valid.Conflict("email", "is already a member of this workspace, or invited")
 	}
 	if err != nil {
 		return Member{}, fmt.Errorf("team: add member: %w", err)
@@ -96,27 +116,24 @@ func insertMember(ctx context.Context, q store.Querier, wsID, userID string, rol
 }
 
 // findOrCreateUser returns the user with this email, creating one without a
-// password when there is none.
-func findOrCreateUser(ctx context.Context, q store.Querier, email, name string, now time.Time) (User, error) {
-	u, _, err := scanUser(q.QueryRowContext(ctx, `SELECT `+userCols+` FROM users WHERE email = $1`, email))
-	if err == nil || !errors.Is(err, store.ErrNotFound) {
-		return u, err
-	}
-	u = User{ID: id.New("usr"), Email: email, Name: name, CreatedAt: now.UTC().Truncate(time.Microsecond)}
-	_, err = q.ExecContext(ctx, `INSERT INTO users (id, email, name, created_at) VALUES ($1, $2, $3, $4)`,
-		u.ID, u.Email, u.Name, store.Micros(u.CreatedAt))
+// password when there is none. Safe when two transactions race to create
+// the same person.
+func findOrCreateUser(ctx context.Context, q store.Querier, email, name string, now time.Time) (User, string, error) {
+	_, err := q.ExecContext(ctx, `INSERT INTO users (id, email, name, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT (email) DO NOTHING`,
+		id.New("usr"), email, name, store.Micros(now))
 	if err != nil {
-		return User{}, fmt.Errorf("team: create user: %w", err)
+		return User{}, "", fmt.Errorf("team: create user: %w", err)
 	}
-	return u, nil
+	return scanUser(q.QueryRowContext(ctx, `SELECT `+userCols+` FROM users WHERE email = $1`, email))
 }
 
 // InviteTTL is how long an invitation link stays valid.
 const InviteTTL = 7 * 24 * time.Hour
 
-// AddMember adds a person to the workspace, acting with the actor's role.
-// When the person has never set a password, it returns a one-time
-// invitation token for them to do so.
+// AddMember invites a person to the workspace, acting with the actor's
+// role, and returns the one-time invitation token to hand them. The
+// membership gives access only once the invitation is accepted: by setting
+// a password, or, for someone who already uses Roost, by signing in.
 func (s *Store) AddMember(ctx context.Context, actor Role, wsID string, in NewMember) (Member, string, error) {
 	in, err := in.check(actor)
 	if err != nil {
@@ -126,35 +143,39 @@ func (s *Store) AddMember(ctx context.Context, actor Role, wsID string, in NewMe
 	var invite string
 	err = s.db.Tx(ctx, func(tx *sql.Tx) error {
 		now := time.Now()
-		u, err := findOrCreateUser(ctx, tx, in.Email, in.Name, now)
+		u, _, err := findOrCreateUser(ctx, tx, in.Email, in.Name, now)
 		if err != nil {
 			return err
 		}
-		if m, err = insertMember(ctx, tx, wsID, u.ID, in.Role, in.Signature, now); err != nil {
+		m, err = insertMember(ctx, tx, Member{WorkspaceID: wsID, UserID: u.ID, Email: u.Email, Name: in.Name, Role: in.Role, Signature: in.Signature}, now, false)
+		if err != nil {
 			return err
 		}
-		m.Email, m.Name, m.Pending = u.Email, u.Name, !u.HasPassword
-		if m.Pending {
-			invite, err = newToken(ctx, tx, "invite", u.ID, wsID, now, InviteTTL)
-		}
+		invite, err = newToken(ctx, tx, "invite", m.ID, now, InviteTTL)
 		return err
 	})
 	return m, invite, err
 }
 
-// Reinvite returns a new invitation token for a member who has not set a
-// password yet.
+// Reinvite replaces a pending member's invitation with a new one.
 func (s *Store) Reinvite(ctx context.Context, wsID, memberID string) (string, error) {
-	m, err := s.Member(ctx, wsID, memberID)
-	if err != nil {
-		return "", err
-	}
-	if !m.Pending {
-		return "", valid.New("member", "%s has already set a password", m.Email)
-	}
 	var tok string
-	err = s.db.Tx(ctx, func(tx *sql.Tx) error {
-		tok, err = newToken(ctx, tx, "invite", m.UserID, wsID, time.Now(), InviteTTL)
+	err := s.db.Tx(ctx, func(tx *sql.Tx) error {
+		var pending bool
+		err := tx.QueryRowContext(ctx, `SELECT accepted_at IS NULL FROM members WHERE workspace_id = $1 AND id = $2`, wsID, memberID).Scan(&pending)
+		if errors.Is(err, sql.ErrNoRows) {
+			return store.ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		if !pending {
+			return valid.New("member", "has already joined")
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM tokens WHERE kind = 'invite' AND member_id = $1`, memberID); err != nil {
+			return err
+		}
+		tok, err = newToken(ctx, tx, "invite", memberID, time.Now(), InviteTTL)
 		return err
 	})
 	return tok, err
@@ -162,6 +183,7 @@ func (s *Store) Reinvite(ctx context.Context, wsID, memberID string) (string, er
 
 // MemberUpdate changes a member; nil fields stay as they are.
 type MemberUpdate struct {
+	Name      *string
 	Role      *Role
 	Signature *string
 }
@@ -169,35 +191,49 @@ type MemberUpdate struct {
 // errLastOwner protects a workspace from losing its last owner.
 var errLastOwner = valid.New("role", "a workspace needs at least one owner: make someone else an owner first")
 
-// lockOwners locks the workspace row and returns the member's current role
-// and the number of owners, so role changes cannot race each other.
-func (s *Store) lockOwners(ctx context.Context, tx *sql.Tx, wsID, memberID string) (Role, int, error) {
+// ownerState is what role changes must check: the member's role, whether
+// they have joined, and how many owners have.
+type ownerState struct {
+	role    Role
+	pending bool
+	owners  int
+}
+
+// lastOwner reports whether the member is the workspace's only joined owner.
+func (o ownerState) lastOwner() bool { return o.role == Owner && !o.pending && o.owners <= 1 }
+
+// lockOwners locks the workspace row and reads the owner state, so role
+// changes cannot race each other.
+func (s *Store) lockOwners(ctx context.Context, tx *sql.Tx, wsID, memberID string) (ownerState, error) {
+	var o ownerState
 	var ignored string
 	if err := tx.QueryRowContext(ctx, `SELECT id FROM workspaces WHERE id = $1`+s.db.ForUpdate(), wsID).Scan(&ignored); err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
-			return "", 0, store.ErrNotFound
+			return o, store.ErrNotFound
 		}
-		return "", 0, err
+		return o, err
 	}
-	var role Role
-	err := tx.QueryRowContext(ctx, `SELECT role FROM members WHERE workspace_id = $1 AND id = $2`, wsID, memberID).Scan(&role)
+	err := tx.QueryRowContext(ctx, `SELECT role, accepted_at IS NULL FROM members WHERE workspace_id = $1 AND id = $2`, wsID, memberID).Scan(&o.role, &o.pending)
 	if errors.Is(err, sql.ErrNoRows) {
-		return "", 0, store.ErrNotFound
+		return o, store.ErrNotFound
 	}
 	if err != nil {
-		return "", 0, err
+		return o, err
 	}
-	var owners int
-	err = tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM members WHERE workspace_id = $1 AND role = 'owner'`, wsID).Scan(&owners)
-	return role, owners, err
+	err = tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM members WHERE workspace_id = $1 AND role = 'owner' AND accepted_at IS NOT NULL`, wsID).Scan(&o.owners)
+	return o, err
 }
 
-// UpdateMember changes a member's role or signature, acting with the
+// UpdateMember changes a member's name, role or signature, acting with the
 // actor's role. Only owners change owners, and the last owner stays one.
 func (s *Store) UpdateMember(ctx context.Context, actor Role, wsID, memberID string, upd MemberUpdate) (Member, error) {
 	var e valid.Errors
 	if upd.Role != nil && !upd.Role.valid() {
 		e.Add("role", "must be one of owner, admin, marketer, agent")
+	}
+	if upd.Name != nil {
+		n := e.Text("name", *upd.Name, 1, 100)
+		upd.Name = &n
 	}
 	if upd.Signature != nil {
 		sig := checkSignature(&e, *upd.Signature)
@@ -207,25 +243,22 @@ func (s *Store) UpdateMember(ctx context.Context, actor Role, wsID, memberID str
 		return Member{}, err
 	}
 	err := s.db.Tx(ctx, func(tx *sql.Tx) error {
-		cur, owners, err := s.lockOwners(ctx, tx, wsID, memberID)
+		o, err := s.lockOwners(ctx, tx, wsID, memberID)
 		if err != nil {
 			return err
 		}
-		if upd.Role != nil && *upd.Role != cur {
-			if (cur == Owner || *upd.Role == Owner) && actor != Owner {
+		if upd.Role != nil && *upd.Role != o.role {
+			if (o.role == Owner || *upd.Role == Owner) && actor != Owner {
 				return valid.New("role", "only an owner can change who is an owner")
 			}
-			if cur == Owner && owners <= 1 {
+			if o.lastOwner() {
 				return errLastOwner
 			}
-			if _, err := tx.ExecContext(ctx, `UPDATE members SET role = $1 WHERE id = $2`, *upd.Role, memberID); err != nil {
-				return fmt.Errorf("team: update member: %w", err)
-			}
 		}
-		if upd.Signature != nil {
-			if _, err := tx.ExecContext(ctx, `UPDATE members SET signature = $1 WHERE id = $2`, *upd.Signature, memberID); err != nil {
-				return fmt.Errorf("team: update member: %w", err)
-			}
+		_, err = tx.ExecContext(ctx, `UPDATE members SET role = COALESCE($1, role), name = COALESCE($2, name), signature = COALESCE($3, signature)
+			WHERE workspace_id = $4 AND id = $5`, upd.Role, upd.Name, upd.Signature, wsID, memberID)
+		if err != nil {
+			return fmt.Errorf("team: update member: %w", err)
 		}
 		return nil
 	})
@@ -235,21 +268,22 @@ func (s *Store) UpdateMember(ctx context.Context, actor Role, wsID, memberID str
 	return s.Member(ctx, wsID, memberID)
 }
 
-// RemoveMember takes a member out of the workspace, acting with the actor's
-// role. The person's account stays for their other workspaces.
+// RemoveMember takes a member out of the workspace (or withdraws their
+// invitation), acting with the actor's role. The person's account stays
+// for their other workspaces.
 func (s *Store) RemoveMember(ctx context.Context, actor Role, wsID, memberID string) error {
 	return s.db.Tx(ctx, func(tx *sql.Tx) error {
-		cur, owners, err := s.lockOwners(ctx, tx, wsID, memberID)
+		o, err := s.lockOwners(ctx, tx, wsID, memberID)
 		if err != nil {
 			return err
 		}
-		if cur == Owner && actor != Owner {
+		if o.role == Owner && actor != Owner {
 			return valid.New("role", "only an owner can remove an owner")
 		}
-		if cur == Owner && owners <= 1 {
+		if o.lastOwner() {
 			return errLastOwner
 		}
-		if _, err := tx.ExecContext(ctx, `DELETE FROM members WHERE id = $1`, memberID); err != nil {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM members WHERE workspace_id = $1 AND id = $2`, wsID, memberID); err != nil {
 			return fmt.Errorf("team: remove member: %w", err)
 		}
 		return nil

@@ -5,9 +5,7 @@ package team
 
 import (
 	"context"
-	"crypto/sha256"
 	"database/sql"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"strings"
@@ -79,16 +77,6 @@ type Store struct{ db *store.DB }
 // New returns a Store on db.
 func New(db *store.DB) *Store { return &Store{db: db} }
 
-// hashToken is how one-time tokens and session tokens are stored: they carry
-// enough entropy that a fast hash suffices, and a database leak reveals none.
-func hashToken(tok string) string {
-	h := sha256.Sum256([]byte(tok))
-	return hex.EncodeToString(h[:])
-}
-
-// HashToken is hashToken for the other packages that store bearer secrets.
-func HashToken(tok string) string { return hashToken(tok) }
-
 const workspaceCols = `id, slug, name, created_at`
 
 func scanWorkspace(row interface{ Scan(...any) error }) (Workspace, error) {
@@ -117,11 +105,12 @@ type Membership struct {
 	Role     Role
 }
 
-// Memberships lists the workspaces a user belongs to, by name.
+// Memberships lists the workspaces a user belongs to (invitations they
+// have accepted), by name.
 func (s *Store) Memberships(ctx context.Context, userID string) ([]Membership, error) {
 	rows, err := s.db.R.QueryContext(ctx, `SELECT w.id, w.slug, w.name, w.created_at, m.id, m.role
 		FROM members m JOIN workspaces w ON w.id = m.workspace_id
-		WHERE m.user_id = $1 ORDER BY w.name, w.id`, userID)
+		WHERE m.user_id = $1 AND m.accepted_at IS NOT NULL ORDER BY w.name, w.id`, userID)
 	if err != nil {
 		return nil, fmt.Errorf("team: list memberships: %w", err)
 	}
@@ -169,8 +158,9 @@ func createWorkspace(ctx context.Context, q store.Querier, in NewWorkspace, now 
 	return w, nil
 }
 
-// CreateWorkspace creates a workspace with the user as its owner.
-func (s *Store) CreateWorkspace(ctx context.Context, userID string, in NewWorkspace) (Workspace, error) {
+// CreateWorkspace creates a workspace with the user as its owner, under
+// the name they go by.
+func (s *Store) CreateWorkspace(ctx context.Context, userID, name string, in NewWorkspace) (Workspace, error) {
 	in, err := in.check()
 	if err != nil {
 		return Workspace{}, err
@@ -181,7 +171,7 @@ func (s *Store) CreateWorkspace(ctx context.Context, userID string, in NewWorksp
 		if w, err = createWorkspace(ctx, tx, in, now); err != nil {
 			return err
 		}
-		_, err = insertMember(ctx, tx, w.ID, userID, Owner, "", now)
+		_, err = insertMember(ctx, tx, Member{WorkspaceID: w.ID, UserID: userID, Name: name, Role: Owner}, now, true)
 		return err
 	})
 	return w, err
@@ -245,12 +235,12 @@ var ErrBadLogin = errors.New("email or password is incorrect")
 func (s *Store) Authenticate(ctx context.Context, email, password string) (User, error) {
 	email = strings.ToLower(strings.TrimSpace(email))
 	u, hash, err := scanUser(s.db.R.QueryRowContext(ctx, `SELECT `+userCols+` FROM users WHERE email = $1`, email))
-	if errors.Is(err, store.ErrNotFound) || hash == "" {
-		CheckPassword(dummyHash, password)
-		return User{}, ErrBadLogin
-	}
-	if err != nil {
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return User{}, fmt.Errorf("team: authenticate: %w", err)
+	}
+	if hash == "" {
+		CheckPassword(dummyHash, password) // as slow as a real check
+		return User{}, ErrBadLogin
 	}
 	ok, err := CheckPassword(hash, password)
 	if err != nil {
@@ -281,20 +271,6 @@ func (s *Store) SetPassword(ctx context.Context, userID, password string) error 
 	res, err := s.db.W.ExecContext(ctx, `UPDATE users SET password_hash = $1 WHERE id = $2`, HashPassword(password), userID)
 	if err != nil {
 		return fmt.Errorf("team: set password: %w", err)
-	}
-	return mustAffect(res)
-}
-
-// SetUserName changes the name a user goes by in every workspace.
-func (s *Store) SetUserName(ctx context.Context, userID, name string) error {
-	var e valid.Errors
-	name = e.Text("name", name, 1, 100)
-	if err := e.Err(); err != nil {
-		return err
-	}
-	res, err := s.db.W.ExecContext(ctx, `UPDATE users SET name = $1 WHERE id = $2`, name, userID)
-	if err != nil {
-		return fmt.Errorf("team: set name: %w", err)
 	}
 	return mustAffect(res)
 }

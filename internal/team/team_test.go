@@ -3,6 +3,7 @@ package team_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -108,36 +109,76 @@ func TestMembersAndInvitations(t *testing.T) {
 		if _, err := s.Authenticate(ctx, "agent@example.com", ""); !errors.Is(err, team.ErrBadLogin) {
 			t.Fatal("a pending member signed in without a password")
 		}
+		if h, _ := s.CountMembers(ctx, w.ID); h != (team.Headcount{Members: 2, Pending: 1}) {
+			t.Fatalf("headcount %+v", h)
+		}
 		inv, err := s.Invitation(ctx, invite)
-		if err != nil || inv.User.Email != "agent@example.com" || inv.Workspace.ID != w.ID {
+		if err != nil || inv.Email != "agent@example.com" || inv.Name != "Al" || inv.Workspace.ID != w.ID || inv.HasPassword {
 			t.Fatalf("Invitation = %+v, %v", inv, err)
 		}
-		if _, _, err := s.AcceptInvitation(ctx, invite, "short"); err == nil {
+		if _, err := s.AcceptInvitation(ctx, invite, "", "short"); err == nil {
 			t.Fatal("short password accepted")
 		}
-		if _, _, err := s.AcceptInvitation(ctx, invite, pw); err != nil {
+		if _, err := s.AcceptInvitation(ctx, invite, owner.UserID, ""); !errors.Is(err, team.ErrTokenInvalid) {
+			t.Fatalf("someone else accepted the invitation: %v", err)
+		}
+		if _, err := s.AcceptInvitation(ctx, invite, "", pw); err != nil {
 			t.Fatal(err)
 		}
-		if _, _, err := s.AcceptInvitation(ctx, invite, pw); !errors.Is(err, team.ErrTokenInvalid) {
+		if _, err := s.AcceptInvitation(ctx, invite, "", pw); !errors.Is(err, team.ErrTokenInvalid) {
 			t.Fatalf("invitation reused: %v", err)
 		}
-		if _, err := s.Authenticate(ctx, "agent@example.com", pw); err != nil {
+		u, err := s.Authenticate(ctx, "agent@example.com", pw)
+		if err != nil {
 			t.Fatal(err)
 		}
 		if _, err := s.Reinvite(ctx, w.ID, m.ID); err == nil {
-			t.Fatal("reinvited someone who has a password")
+			t.Fatal("reinvited someone who has joined")
 		}
 
-		// The same person joins a second workspace without a new invitation.
+		// Another workspace invites the same person: they must accept signed
+		// in, the invitation cannot replace their password, and that workspace
+		// never learns what Acme calls them.
 		w2, _, err := s.CreateOwner(ctx, team.NewOwner{Workspace: "Beta", Email: "b@example.com", Name: "Bea", Password: pw})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, invite, err := s.AddMember(ctx, team.Owner, w2.ID, team.NewMember{Email: "agent@example.com", Name: "ignored", Role: team.Marketer}); err != nil || invite != "" {
-			t.Fatalf("existing user added with invite %q, %v", invite, err)
+		m2, invite2, err := s.AddMember(ctx, team.Owner, w2.ID, team.NewMember{Email: "agent@example.com", Name: "Albert", Role: team.Marketer})
+		if err != nil || m2.Name != "Albert" || !m2.Pending {
+			t.Fatalf("existing user invited: %+v %v", m2, err)
 		}
-		ms, err := s.Memberships(ctx, m.UserID)
-		if err != nil || len(ms) != 2 || ms[0].Name != "Acme" || ms[1].Role != team.Marketer {
+		if ms, _ := s.Memberships(ctx, u.ID); len(ms) != 1 {
+			t.Fatalf("a pending invitation gave access: %+v", ms)
+		}
+		if inv, _ := s.Invitation(ctx, invite2); !inv.HasPassword || inv.Name != "Albert" {
+			t.Fatalf("invitation for an existing account: %+v", inv)
+		}
+		if _, err := s.AcceptInvitation(ctx, invite2, "", "an attacker's password"); !errors.Is(err, team.ErrSignInToAccept) {
+			t.Fatalf("an invitation set the password of an existing account: %v", err)
+		}
+		if _, err := s.Authenticate(ctx, "agent@example.com", pw); err != nil {
+			t.Fatal("the password changed")
+		}
+		// A withdrawn invitation stops working.
+		reinv, err := s.Reinvite(ctx, w2.ID, m2.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Invitation(ctx, invite2); !errors.Is(err, team.ErrTokenInvalid) {
+			t.Fatal("the old invitation survived a new one")
+		}
+		if err := s.RemoveMember(ctx, team.Owner, w2.ID, m2.ID); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.AcceptInvitation(ctx, reinv, u.ID, ""); !errors.Is(err, team.ErrTokenInvalid) {
+			t.Fatalf("a removed member's invitation was accepted: %v", err)
+		}
+		m3, invite3, _ := s.AddMember(ctx, team.Owner, w2.ID, team.NewMember{Email: "agent@example.com", Name: "Albert", Role: team.Marketer})
+		if _, err := s.AcceptInvitation(ctx, invite3, u.ID, ""); err != nil {
+			t.Fatal(err)
+		}
+		ms, err := s.Memberships(ctx, u.ID)
+		if err != nil || len(ms) != 2 || ms[0].Name != "Acme" || ms[1].Role != team.Marketer || ms[1].MemberID != m3.ID {
 			t.Fatalf("Memberships = %+v, %v", ms, err)
 		}
 
@@ -160,6 +201,60 @@ func TestMembersAndInvitations(t *testing.T) {
 		if err := s.RemoveMember(ctx, team.Owner, w2.ID, m.ID); !errors.Is(err, store.ErrNotFound) {
 			t.Fatalf("member of Acme removed through Beta: %v", err)
 		}
+		if _, err := s.Reinvite(ctx, w2.ID, m.ID); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("member of Acme reinvited through Beta: %v", err)
+		}
+	})
+}
+
+// TestConcurrentInvitesOfOnePerson adds the same new person to several
+// workspaces at once: each gets a membership, none an error.
+func TestConcurrentInvitesOfOnePerson(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		s := team.New(db)
+		var ws []team.Workspace
+		for i := range 6 {
+			w, _, err := s.CreateOwner(ctx, team.NewOwner{Workspace: fmt.Sprintf("W%d", i), Email: "o@example.com", Name: "O", Password: pw})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ws = append(ws, w)
+		}
+		var wg sync.WaitGroup
+		errs := make([]error, len(ws))
+		for i, w := range ws {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				_, _, errs[i] = s.AddMember(ctx, team.Owner, w.ID, team.NewMember{Email: "new@example.com", Name: "New", Role: team.Agent})
+			}()
+		}
+		wg.Wait()
+		for i, err := range errs {
+			if err != nil {
+				t.Errorf("workspace %d: %v", i, err)
+			}
+		}
+		// Concurrent CreateOwner of one workspace: one workspace, every call succeeds.
+		for i := range errs {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				_, _, errs[i] = s.CreateOwner(ctx, team.NewOwner{Workspace: "Same", Email: fmt.Sprintf("p%d@example.com", i), Name: "P", Password: pw})
+			}()
+		}
+		wg.Wait()
+		for i, err := range errs {
+			if err != nil {
+				t.Errorf("CreateOwner %d: %v", i, err)
+			}
+		}
+		w, _ := s.WorkspaceBySlug(ctx, "same")
+		if h, _ := s.CountMembers(ctx, w.ID); h.Members != len(errs) {
+			t.Fatalf("%d owners in the shared workspace, want %d", h.Members, len(errs))
+		}
 	})
 }
 
@@ -178,8 +273,15 @@ func TestLastOwnerStays(t *testing.T) {
 		if err := s.RemoveMember(ctx, team.Owner, w.ID, o1.ID); err == nil {
 			t.Fatal("last owner removed")
 		}
-		o2, _, err := s.AddMember(ctx, team.Owner, w.ID, team.NewMember{Email: "o2@example.com", Name: "Two", Role: team.Owner})
+		o2, inv, err := s.AddMember(ctx, team.Owner, w.ID, team.NewMember{Email: "o2@example.com", Name: "Two", Role: team.Owner})
 		if err != nil {
+			t.Fatal(err)
+		}
+		// A pending owner does not count: the last joined owner still cannot go.
+		if err := s.RemoveMember(ctx, team.Owner, w.ID, o1.ID); err == nil {
+			t.Fatal("the last joined owner was removed while another owner was only invited")
+		}
+		if _, err := s.AcceptInvitation(ctx, inv, "", pw); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := s.UpdateMember(ctx, team.Admin, w.ID, o2.ID, team.MemberUpdate{Role: ptr(team.Agent)}); err == nil {
@@ -234,7 +336,7 @@ func TestCreateOwnerIsRepeatable(t *testing.T) {
 		if w, _ := s.WorkspaceBySlug(ctx, "acme"); w.Name != "Acme Outlet" {
 			t.Fatalf("rename: %+v", w)
 		}
-		if _, err := s.CreateWorkspace(ctx, m1.UserID, team.NewWorkspace{Name: "Acme"}); !isConflict(err) {
+		if _, err := s.CreateWorkspace(ctx, m1.UserID, "O", team.NewWorkspace{Name: "Acme"}); !isConflict(err) {
 			t.Fatalf("duplicate slug: %v", err)
 		}
 	})

@@ -3,11 +3,15 @@ package web
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
+	"math"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
-	"time"
+
+	"github.com/roost-hq/roost/internal/secret"
 
 	"github.com/roost-hq/roost/internal/httpx"
 	"github.com/roost-hq/roost/internal/store"
@@ -29,7 +33,7 @@ func (s *Web) Register(mux *httpx.Mux) {
 		http.Redirect(w, r, "/app/", http.StatusFound)
 	})
 
-	public := func(pattern string, h http.HandlerFunc) { mux.Handle(pattern, httpx.Public, s.forms(h)) }
+	public := func(pattern string, h http.HandlerFunc) { mux.Handle(pattern, httpx.Public, s.page(false, h)) }
 	public("GET /app/login", s.loginPage)
 	public("POST /app/login", s.login)
 	public("POST /app/logout", s.logout)
@@ -38,12 +42,12 @@ func (s *Web) Register(mux *httpx.Mux) {
 	public("GET /app/invite/{token}", s.invitePage)
 	public("POST /app/invite/{token}", s.acceptInvite)
 
-	signedIn := func(pattern string, h http.HandlerFunc) { mux.Handle(pattern, httpx.Session, s.forms(s.signedIn(h))) }
+	signedIn := func(pattern string, h http.HandlerFunc) {
+		mux.Handle(pattern, httpx.Session, s.page(true, s.inWorkspace(h)))
+	}
 	signedIn("GET /app/{$}", s.overview)
 	signedIn("GET /app/", s.notFound)
 	signedIn("POST /app/switch", s.switchWorkspace)
-	signedIn("GET /app/workspaces/new", s.newWorkspacePage)
-	signedIn("POST /app/workspaces/new", s.createWorkspace)
 	signedIn("GET /app/settings/{$}", func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/app/settings/workspace", http.StatusFound)
 	})
@@ -60,16 +64,38 @@ func (s *Web) Register(mux *httpx.Mux) {
 	signedIn("GET /app/settings/profile", s.profilePage)
 	signedIn("POST /app/settings/profile", s.saveProfile)
 	signedIn("POST /app/settings/password", s.changePassword)
+	// Someone in no workspace yet (every membership removed) may still make one.
+	anyone := func(pattern string, h http.HandlerFunc) { mux.Handle(pattern, httpx.Session, s.page(true, h)) }
+	anyone("GET /app/workspaces/new", s.newWorkspacePage)
+	anyone("POST /app/workspaces/new", s.createWorkspace)
 }
 
 // maxForm caps form bodies; dashboard forms are small.
 const maxForm = 64 << 10
 
-// forms protects every state-changing request: the browser must say the
-// request is same-origin (Sec-Fetch-Site / Origin), and the form must carry
-// the token tied to this browser's CSRF cookie.
-func (s *Web) forms(h http.HandlerFunc) http.Handler {
+// page wraps every dashboard handler. It loads the signed-in person when
+// there is one (and, with signedIn, sends everyone else to sign in). For a
+// form it checks that the browser sent it from Roost itself (Sec-Fetch-Site
+// / Origin) and that its token matches this browser's CSRF cookie, session
+// and the workspace the page showed: a form from another site, another
+// browser, an ended session, or a tab still showing another workspace is
+// refused.
+func (s *Web) page(signedIn bool, h http.HandlerFunc) http.Handler {
 	return s.csrf.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		v, err := s.loadViewer(r.Context(), r)
+		switch {
+		case err == nil:
+			r = r.WithContext(context.WithValue(r.Context(), viewerCtx{}, v))
+		case !errors.Is(err, store.ErrNotFound):
+			s.fail(w, r, err)
+			return
+		case signedIn && r.Method == http.MethodGet:
+			http.Redirect(w, r, "/app/login?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
+			return
+		case signedIn:
+			s.message(w, r, http.StatusUnauthorized, "Signed out", "Your session has ended. Sign in again, then repeat what you were doing.")
+			return
+		}
 		if r.Method == http.MethodPost {
 			r.Body = http.MaxBytesReader(w, r.Body, maxForm)
 			if err := r.ParseForm(); err != nil {
@@ -77,7 +103,12 @@ func (s *Web) forms(h http.HandlerFunc) http.Handler {
 				return
 			}
 			if !s.checkCSRF(r) {
-				s.message(w, r, http.StatusForbidden, "Form expired", "This form is out of date or was not sent from Roost. Go back, reload the page and try again.")
+				if r.URL.Path == "/app/logout" && viewerFrom(r) == nil {
+					// Signing out of a session that already ended: nothing to protect.
+					s.redirect(w, r, "/app/login", "ok", "You have signed out.")
+					return
+				}
+				s.message(w, r, http.StatusForbidden, "Form expired", "This form is out of date (you may have signed out or switched workspace in another tab) or was not sent from Roost. Go back, reload the page and try again.")
 				return
 			}
 		}
@@ -85,29 +116,23 @@ func (s *Web) forms(h http.HandlerFunc) http.Handler {
 	}))
 }
 
-// signedIn loads the session, or sends the browser to sign in.
-func (s *Web) signedIn(h http.HandlerFunc) http.HandlerFunc {
+// inWorkspace sends a signed-in person who belongs to no workspace to a
+// page that says so.
+func (s *Web) inWorkspace(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		v, err := s.loadViewer(r.Context(), r)
-		if errors.Is(err, store.ErrNotFound) {
-			if r.Method == http.MethodGet {
-				http.Redirect(w, r, "/app/login?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
-				return
-			}
-			s.message(w, r, http.StatusUnauthorized, "Signed out", "Your session has ended. Sign in again, then repeat what you were doing.")
+		if viewerFrom(r).Workspace.ID == "" {
+			d := messageData{Code: http.StatusForbidden, Heading: "No workspace yet", Text: "You are not a member of any workspace. Ask an owner to invite you again, or create your own.",
+				Link: "/app/workspaces/new", LinkText: "Create a workspace"}
+			s.render(w, r, http.StatusForbidden, "message", view{Title: "No workspace", Data: d})
 			return
 		}
-		if err != nil {
-			s.fail(w, r, err)
-			return
-		}
-		h(w, r.WithContext(context.WithValue(r.Context(), viewerCtx{}, v)))
+		h(w, r)
 	}
 }
 
 // loadViewer resolves the session cookie to a person and the workspace
 // they are looking at. A session whose workspace the person has left falls
-// back to another of theirs; a person in no workspace is signed out.
+// back to another of theirs; a person in no workspace has an empty one.
 func (s *Web) loadViewer(ctx context.Context, r *http.Request) (*viewer, error) {
 	c, err := r.Cookie(sessionCookie)
 	if err != nil || c.Value == "" || len(c.Value) > 100 {
@@ -125,8 +150,9 @@ func (s *Web) loadViewer(ctx context.Context, r *http.Request) (*viewer, error) 
 	if err != nil {
 		return nil, err
 	}
+	v := &viewer{Token: c.Value, User: u, Memberships: ms}
 	if len(ms) == 0 {
-		return nil, store.ErrNotFound
+		return v, nil
 	}
 	cur := ms[0]
 	for _, m := range ms {
@@ -134,11 +160,11 @@ func (s *Web) loadViewer(ctx context.Context, r *http.Request) (*viewer, error) 
 			cur = m
 		}
 	}
-	m, err := s.Team.Member(ctx, cur.ID, cur.MemberID)
-	if err != nil {
+	if v.Member, err = s.Team.Member(ctx, cur.ID, cur.MemberID); err != nil {
 		return nil, err
 	}
-	return &viewer{Token: c.Value, User: u, Member: m, Workspace: cur.Workspace, Memberships: ms}, nil
+	v.Workspace = cur.Workspace
+	return v, nil
 }
 
 // manager limits a page to owners and admins.
@@ -201,14 +227,18 @@ func (s *Web) login(w http.ResponseWriter, r *http.Request) {
 	email := strings.ToLower(strings.TrimSpace(r.PostFormValue("email")))
 	data := loginData{Next: safeNext(r.PostFormValue("next"))}
 	v := view{Title: "Sign in", Data: data, Form: map[string]string{"email": email}}
-	ipKey := team.HashToken("login-ip:" + httpx.ClientIP(r))
-	emailKey := team.HashToken("login-email:" + email)
-	okIP, waitIP := s.loginByIP.Reserve(ipKey)
-	okEmail, waitEmail := s.loginByEmail.Reserve(emailKey)
-	if !okIP || !okEmail {
-		wait := max(waitIP, waitEmail).Round(time.Second)
-		w.Header().Set("Retry-After", strings.TrimSuffix(wait.String(), "s"))
-		v.Flash = &flash{Kind: "error", Text: "Too many sign-in attempts. Wait " + wait.String() + " and try again."}
+	// Limits per address, and per address and account: guessing is slow,
+	// yet nobody elsewhere can lock a person out by guessing their email.
+	ip := httpx.ClientIP(r)
+	emailKey := secret.Hash("login:" + ip + "\n" + email)
+	ok, wait := s.loginByIP.Reserve(secret.Hash("login:" + ip))
+	if ok {
+		ok, wait = s.loginByEmail.Reserve(emailKey)
+	}
+	if !ok {
+		secs := int(math.Ceil(wait.Seconds()))
+		w.Header().Set("Retry-After", strconv.Itoa(secs))
+		v.Flash = &flash{Kind: "error", Text: fmt.Sprintf("Too many sign-in attempts. Wait %s and try again.", plural(max(1, (secs+59)/60), "minute"))}
 		s.render(w, r, http.StatusTooManyRequests, "login", v)
 		return
 	}
@@ -237,8 +267,8 @@ func (s *Web) startSession(w http.ResponseWriter, r *http.Request, userID, wsID,
 }
 
 func (s *Web) logout(w http.ResponseWriter, r *http.Request) {
-	if c, err := r.Cookie(sessionCookie); err == nil {
-		if err := s.Auth.DeleteSession(r.Context(), c.Value); err != nil {
+	if v := viewerFrom(r); v != nil {
+		if err := s.Auth.DeleteSession(r.Context(), v.Token); err != nil {
 			s.fail(w, r, err)
 			return
 		}
@@ -249,9 +279,9 @@ func (s *Web) logout(w http.ResponseWriter, r *http.Request) {
 
 // First run and invitations.
 
-type tokenData struct {
-	Token, Workspace, Name, Email string
-	MinPassword                   int
+type setupData struct {
+	Token       string
+	MinPassword int
 }
 
 func (s *Web) badLink(w http.ResponseWriter, r *http.Request) {
@@ -263,7 +293,7 @@ func (s *Web) setupPage(w http.ResponseWriter, r *http.Request) {
 		s.badLink(w, r)
 		return
 	}
-	s.render(w, r, http.StatusOK, "setup", view{Title: "Set up Roost", Data: tokenData{Token: r.PathValue("token"), MinPassword: team.MinPasswordLen}})
+	s.render(w, r, http.StatusOK, "setup", view{Title: "Set up Roost", Data: setupData{Token: r.PathValue("token"), MinPassword: team.MinPasswordLen}})
 }
 
 func (s *Web) setup(w http.ResponseWriter, r *http.Request) {
@@ -276,7 +306,7 @@ func (s *Web) setup(w http.ResponseWriter, r *http.Request) {
 	case errors.Is(err, team.ErrTokenInvalid), errors.Is(err, team.ErrAlreadySetUp):
 		s.badLink(w, r)
 	case err != nil:
-		s.badInput(w, r, err, "setup", view{Title: "Set up Roost", Data: tokenData{Token: tok, MinPassword: team.MinPasswordLen},
+		s.badInput(w, r, err, "setup", view{Title: "Set up Roost", Data: setupData{Token: tok, MinPassword: team.MinPasswordLen},
 			Form: formValues(r, "workspace", "name", "email", "signature")})
 	default:
 		s.setFlash(w, "ok", "Welcome to Roost. Your workspace "+ws.Name+" is ready.")
@@ -284,38 +314,55 @@ func (s *Web) setup(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-func (s *Web) inviteData(r *http.Request) (tokenData, error) {
-	inv, err := s.Team.Invitation(r.Context(), r.PathValue("token"))
-	if err != nil {
-		return tokenData{}, err
-	}
-	return tokenData{Token: r.PathValue("token"), Workspace: inv.Workspace.Name, Name: inv.User.Name, Email: inv.User.Email, MinPassword: team.MinPasswordLen}, nil
+type inviteData struct {
+	team.Invitation
+	Token       string
+	MinPassword int
+	SignedInAs  string // the email of someone else who is signed in
 }
 
 func (s *Web) invitePage(w http.ResponseWriter, r *http.Request) {
-	d, err := s.inviteData(r)
+	tok := r.PathValue("token")
+	inv, err := s.Team.Invitation(r.Context(), tok)
 	if err != nil {
 		s.badLink(w, r)
 		return
 	}
-	s.render(w, r, http.StatusOK, "invite", view{Title: "Join " + d.Workspace, Data: d})
+	d := inviteData{Invitation: inv, Token: tok, MinPassword: team.MinPasswordLen}
+	if v := viewerFrom(r); v != nil && v.User.ID != inv.UserID {
+		d.SignedInAs = v.User.Email
+	}
+	s.render(w, r, http.StatusOK, "invite", view{Title: "Join " + inv.Workspace.Name, Data: d})
 }
 
 func (s *Web) acceptInvite(w http.ResponseWriter, r *http.Request) {
-	d, err := s.inviteData(r)
-	if err != nil {
+	tok := r.PathValue("token")
+	v := viewerFrom(r)
+	userID, password := "", r.PostFormValue("password")
+	if v != nil {
+		userID, password = v.User.ID, ""
+	}
+	inv, err := s.Team.AcceptInvitation(r.Context(), tok, userID, password)
+	switch {
+	case errors.Is(err, team.ErrTokenInvalid):
 		s.badLink(w, r)
-		return
+	case errors.Is(err, team.ErrSignInToAccept):
+		http.Redirect(w, r, "/app/login?next="+url.QueryEscape("/app/invite/"+tok), http.StatusSeeOther)
+	case err != nil:
+		inv, ierr := s.Team.Invitation(r.Context(), tok)
+		if ierr != nil {
+			s.badLink(w, r)
+			return
+		}
+		s.badInput(w, r, err, "invite", view{Title: "Join " + inv.Workspace.Name, Data: inviteData{Invitation: inv, Token: tok, MinPassword: team.MinPasswordLen}})
+	case v != nil:
+		if err := s.Auth.SetSessionWorkspace(r.Context(), v.Token, inv.Workspace.ID); err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		s.redirect(w, r, "/app/", "ok", "Welcome to "+inv.Workspace.Name+".")
+	default:
+		s.setFlash(w, "ok", "Welcome to "+inv.Workspace.Name+".")
+		s.startSession(w, r, inv.UserID, inv.Workspace.ID, "/app/")
 	}
-	u, wsID, err := s.Team.AcceptInvitation(r.Context(), d.Token, r.PostFormValue("password"))
-	if errors.Is(err, team.ErrTokenInvalid) {
-		s.badLink(w, r)
-		return
-	}
-	if err != nil {
-		s.badInput(w, r, err, "invite", view{Title: "Join " + d.Workspace, Data: d})
-		return
-	}
-	s.setFlash(w, "ok", "Welcome to "+d.Workspace+".")
-	s.startSession(w, r, u.ID, wsID, "/app/")
 }

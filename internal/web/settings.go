@@ -1,6 +1,8 @@
 package web
 
 import (
+	"errors"
+	"github.com/roost-hq/roost/internal/secret"
 	"net/http"
 
 	"github.com/roost-hq/roost/internal/auth"
@@ -16,28 +18,17 @@ const teamPageSize = 500
 
 func (s *Web) overview(w http.ResponseWriter, r *http.Request) {
 	v := viewerFrom(r)
-	ms, err := s.Team.Members(r.Context(), v.Workspace.ID, "", teamPageSize)
+	h, err := s.Team.CountMembers(r.Context(), v.Workspace.ID)
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	d := overviewData{Members: len(ms)}
-	for _, m := range ms {
-		if m.Pending {
-			d.Pending++
-		}
-	}
-	keys, err := s.Auth.APIKeys(r.Context(), v.Workspace.ID, "", teamPageSize)
+	keys, err := s.Auth.CountActiveKeys(r.Context(), v.Workspace.ID)
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	for _, k := range keys {
-		if k.RevokedAt == nil {
-			d.Keys++
-		}
-	}
-	s.render(w, r, http.StatusOK, "overview", view{Title: "Overview", Data: d})
+	s.render(w, r, http.StatusOK, "overview", view{Title: "Overview", Data: overviewData{Members: h.Members, Pending: h.Pending, Keys: keys}})
 }
 
 func (s *Web) switchWorkspace(w http.ResponseWriter, r *http.Request) {
@@ -62,7 +53,11 @@ func (s *Web) newWorkspacePage(w http.ResponseWriter, r *http.Request) {
 
 func (s *Web) createWorkspace(w http.ResponseWriter, r *http.Request) {
 	v := viewerFrom(r)
-	ws, err := s.Team.CreateWorkspace(r.Context(), v.User.ID, team.NewWorkspace{Name: r.PostFormValue("name"), Slug: r.PostFormValue("slug")})
+	name := v.Member.Name
+	if name == "" {
+		name = v.User.Name
+	}
+	ws, err := s.Team.CreateWorkspace(r.Context(), v.User.ID, name, team.NewWorkspace{Name: r.PostFormValue("name"), Slug: r.PostFormValue("slug")})
 	if err != nil {
 		s.badInput(w, r, err, "workspace_new", view{Title: "New workspace", Form: formValues(r, "name", "slug")})
 		return
@@ -244,11 +239,8 @@ func (s *Web) profilePage(w http.ResponseWriter, r *http.Request) {
 
 func (s *Web) saveProfile(w http.ResponseWriter, r *http.Request) {
 	vw := viewerFrom(r)
-	sig := r.PostFormValue("signature")
-	err := s.Team.SetUserName(r.Context(), vw.User.ID, r.PostFormValue("name"))
-	if err == nil {
-		_, err = s.Team.UpdateMember(r.Context(), vw.Member.Role, vw.Workspace.ID, vw.Member.ID, team.MemberUpdate{Signature: &sig})
-	}
+	name, sig := r.PostFormValue("name"), r.PostFormValue("signature")
+	_, err := s.Team.UpdateMember(r.Context(), vw.Member.Role, vw.Workspace.ID, vw.Member.ID, team.MemberUpdate{Name: &name, Signature: &sig})
 	if err != nil {
 		s.badInput(w, r, err, "settings_profile", profileView(view{Form: formValues(r, "name", "signature")}))
 		return
@@ -258,11 +250,15 @@ func (s *Web) saveProfile(w http.ResponseWriter, r *http.Request) {
 
 func (s *Web) changePassword(w http.ResponseWriter, r *http.Request) {
 	vw := viewerFrom(r)
-	if !s.loginByEmail.Allow(team.HashToken("login-email:" + vw.User.Email)) {
+	if !s.loginByEmail.Allow(secret.Hash("password:" + vw.User.ID)) {
 		s.badInput(w, r, valid.New("current", "too many attempts: wait a few minutes and try again"), "settings_profile", profileView(view{}))
 		return
 	}
 	if _, err := s.Team.Authenticate(r.Context(), vw.User.Email, r.PostFormValue("current")); err != nil {
+		if !errors.Is(err, team.ErrBadLogin) {
+			s.fail(w, r, err)
+			return
+		}
 		s.badInput(w, r, valid.New("current", "is not your current password"), "settings_profile", profileView(view{}))
 		return
 	}

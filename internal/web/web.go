@@ -51,8 +51,7 @@ type Web struct {
 	static       map[string]string // file name → content hash, for cache busting
 	csrf         *http.CrossOriginProtection
 
-	renderedMu sync.Mutex
-	rendered   map[string]bool // which pages have been rendered, for tests
+	rendered sync.Map // page name → true once rendered, for tests
 }
 
 // Init parses the templates and prepares the limiters. It must be called
@@ -93,7 +92,6 @@ func (s *Web) Init() error {
 		"ago":      ago,
 	}
 	s.pages = map[string]*template.Template{}
-	s.rendered = map[string]bool{}
 	entries, err := fs.Glob(templateFS, "templates/*.html")
 	if err != nil {
 		return err
@@ -124,9 +122,8 @@ func (s *Web) Pages() []string {
 
 // Rendered reports whether the page template has been rendered.
 func (s *Web) Rendered(name string) bool {
-	s.renderedMu.Lock()
-	defer s.renderedMu.Unlock()
-	return s.rendered[name]
+	_, ok := s.rendered.Load(name)
+	return ok
 }
 
 // navItem is one entry of the main menu; an empty Href marks an area that
@@ -192,7 +189,7 @@ func (s *Web) render(w http.ResponseWriter, r *http.Request, status int, page st
 		v.Flash = s.takeFlash(w, r)
 	}
 	layout := "auth"
-	if v.V = viewerFrom(r); v.V != nil {
+	if v.V = viewerFrom(r); v.V != nil && v.V.Workspace.ID != "" {
 		layout = "app"
 		active := "/app/settings/workspace"
 		if v.Tab == "" {
@@ -209,14 +206,12 @@ func (s *Web) render(w http.ResponseWriter, r *http.Request, status int, page st
 		http.Error(w, "internal server error", http.StatusInternalServerError)
 		return
 	}
-	s.renderedMu.Lock()
-	s.rendered[page] = true
-	s.renderedMu.Unlock()
+	s.rendered.Store(page, true)
 	h := w.Header()
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Frame-Options", "DENY")
-	h.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data: https:; style-src 'self'; script-src 'self' 'unsafe-inline'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'")
+	h.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data: https:; style-src 'self'; script-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'")
 	w.WriteHeader(status)
 	w.Write([]byte(b.String()))
 }
@@ -270,8 +265,20 @@ func (s *Web) setCookie(w http.ResponseWriter, name, value string, maxAge time.D
 	http.SetCookie(w, c)
 }
 
-// csrfToken returns the form token for this browser: an HMAC of a random
-// cookie, so a site that can set or guess cookies still cannot forge it.
+// csrfParts is what a form token is bound to: the browser's CSRF cookie
+// and, when someone is signed in, their session and the workspace shown.
+// A site that plants a cookie still lacks the session, and a form from a
+// tab showing another workspace no longer matches.
+func (s *Web) csrfParts(r *http.Request, cookie string) []string {
+	parts := []string{"csrf", cookie}
+	if v := viewerFrom(r); v != nil {
+		parts = append(parts, secret.Hash(v.Token), v.Workspace.ID)
+	}
+	return parts
+}
+
+// csrfToken returns the form token for this page, setting the CSRF cookie
+// on a browser that has none.
 func (s *Web) csrfToken(w http.ResponseWriter, r *http.Request) string {
 	c, err := r.Cookie(csrfCookie)
 	val := ""
@@ -281,16 +288,16 @@ func (s *Web) csrfToken(w http.ResponseWriter, r *http.Request) string {
 		val = id.Token(20)
 		s.setCookie(w, csrfCookie, val, 0)
 	}
-	return s.Keys.Sign("csrf", val)
+	return s.Keys.Sign(s.csrfParts(r, val)...)
 }
 
-// checkCSRF refuses a form whose token does not match the browser's cookie.
+// checkCSRF refuses a form whose token does not match.
 func (s *Web) checkCSRF(r *http.Request) bool {
 	c, err := r.Cookie(csrfCookie)
 	if err != nil {
 		return false
 	}
-	return s.Keys.Verify(r.PostFormValue("csrf"), "csrf", c.Value)
+	return s.Keys.Verify(r.PostFormValue("csrf"), s.csrfParts(r, c.Value)...)
 }
 
 // setFlash keeps a one-line message for the next page, sealed so it cannot

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -225,4 +226,74 @@ func TestLoginProtections(t *testing.T) {
 		t.Fatalf("stylesheet: %d %v", sr.Status, sr.Header)
 	}
 	wantRedirect(t, e.Do(nil, "GET", "/", ""), "/app/")
+}
+
+// TestWorkspaceSafety covers what crosses workspaces: forms from a tab
+// still showing another workspace, and invitations for people who already
+// use Roost.
+func TestWorkspaceSafety(t *testing.T) {
+	t.Parallel()
+	e := servertest.New(t, store.SQLite)
+	ctx := context.Background()
+	alpha, _ := e.Owner("Alpha", "o@example.com")
+	beta, _ := e.Owner("Beta", "o@example.com")
+	b := e.Browser()
+	b.Login("o@example.com")
+	wantRedirect(t, b.Post("/app/", "/app/switch", url.Values{"workspace": {alpha.ID}}), "/app/")
+	staleForm := b.Get("/app/settings/workspace").Body
+	wantRedirect(t, b.Post("/app/", "/app/switch", url.Values{"workspace": {beta.ID}}), "/app/")
+	// The tab still showing Alpha submits its form after the switch to Beta.
+	r := b.Post("", "/app/settings/workspace", url.Values{"csrf": {servertest.CSRF(t, staleForm)}, "name": {"Alpha renamed"}})
+	want(t, r, 403, "Form expired")
+	if w, _ := e.Team.Workspace(ctx, beta.ID); w.Name != "Beta" {
+		t.Fatalf("a stale tab renamed %q", w.Name)
+	}
+
+	// Bea uses Roost in Beta; Alpha invites her. The invitation cannot set a
+	// password for her account; she accepts it signed in.
+	_, bea := e.Owner("Beta", "bea@example.com")
+	_, invite, err := e.Team.AddMember(ctx, team.Owner, alpha.ID, team.NewMember{Email: "bea@example.com", Name: "Bea in Alpha", Role: team.Marketer})
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := "/app/invite/" + invite
+	guest := e.Browser()
+	want(t, guest.Get(path), 200, "already has a Roost account", "Sign in to accept")
+	r = guest.Post("/app/login", path, url.Values{"password": {"an attacker's password"}})
+	wantRedirect(t, r, "/app/login?next="+url.QueryEscape(path))
+	if _, err := e.Team.Authenticate(ctx, "bea@example.com", servertest.Password); err != nil {
+		t.Fatal("an invitation changed an existing password")
+	}
+	// Someone else signed in is told the invitation is not theirs.
+	want(t, b.Get(path), 200, "you are signed in as o@example.com")
+	if _, err := e.Team.AcceptInvitation(ctx, invite, "usr_nobody", ""); err == nil {
+		t.Fatal("someone else accepted the invitation")
+	}
+	r = guest.Post("/app/login", "/app/login", url.Values{"email": {"bea@example.com"}, "password": {servertest.Password}, "next": {path}})
+	wantRedirect(t, r, path)
+	want(t, guest.Get(path), 200, "Join Alpha")
+	wantRedirect(t, guest.Post(path, path, nil), "/app/")
+	want(t, guest.Get("/app/"), 200, "Welcome to Alpha", "Bea in Alpha")
+
+	// A profile with one bad field saves nothing.
+	r = guest.Post("/app/settings/profile", "/app/settings/profile", url.Values{"name": {"New Name"}, "signature": {strings.Repeat("^", 30)}})
+	want(t, r, 422, "at most 24")
+	if m, _ := e.Team.MemberForUser(ctx, alpha.ID, bea.UserID); m.Name != "Bea in Alpha" {
+		t.Fatalf("half-saved profile: name %q", m.Name)
+	}
+}
+
+func TestRetryAfterIsSeconds(t *testing.T) {
+	t.Parallel()
+	e := servertest.New(t, store.SQLite)
+	e.Owner("Acme", "o@example.com")
+	b := e.Browser()
+	var r servertest.Response
+	for range 6 {
+		r = b.Post("/app/login", "/app/login", url.Values{"email": {"o@example.com"}, "password": {"wrong password"}})
+	}
+	want(t, r, 429, "Too many sign-in attempts")
+	if n, err := strconv.Atoi(r.Header.Get("Retry-After")); err != nil || n < 1 || n > 180 {
+		t.Fatalf("Retry-After = %q, want whole seconds", r.Header.Get("Retry-After"))
+	}
 }

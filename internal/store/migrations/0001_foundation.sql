@@ -20,14 +20,19 @@ CREATE TABLE users (
     created_at BIGINT NOT NULL
 );
 
--- A person's membership of one workspace: role and signature are per workspace.
+-- A person's membership of one workspace. Name, role and signature are per
+-- workspace, so one workspace never learns what another calls the person.
+-- accepted_at is NULL while the invitation is open: a pending membership
+-- gives no access.
 CREATE TABLE members (
     id TEXT PRIMARY KEY,
     workspace_id TEXT NOT NULL REFERENCES workspaces (id) ON DELETE CASCADE,
     user_id TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    name TEXT NOT NULL,
     role TEXT NOT NULL CHECK (role IN ('owner', 'admin', 'marketer', 'agent')),
     signature TEXT NOT NULL DEFAULT '',
     created_at BIGINT NOT NULL,
+    accepted_at BIGINT,
     UNIQUE (workspace_id, user_id)
 );
 CREATE INDEX members_user ON members (user_id);
@@ -41,12 +46,12 @@ CREATE TABLE sessions (
 );
 CREATE INDEX sessions_user ON sessions (user_id);
 
--- One-time tokens handed to a person: the first-run setup link, invitations.
+-- One-time tokens handed to a person: the first-run setup link, and
+-- invitations (one per pending membership; removing the member removes it).
 CREATE TABLE tokens (
     token_hash TEXT PRIMARY KEY,
     kind TEXT NOT NULL CHECK (kind IN ('setup', 'invite')),
-    user_id TEXT REFERENCES users (id) ON DELETE CASCADE,
-    workspace_id TEXT REFERENCES workspaces (id) ON DELETE CASCADE,
+    member_id TEXT REFERENCES members (id) ON DELETE CASCADE,
     created_at BIGINT NOT NULL,
     expires_at BIGINT NOT NULL
 );
