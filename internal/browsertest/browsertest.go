@@ -24,11 +24,16 @@ import (
 type Viewport struct {
 	Width, Height int
 	Mobile        bool
+	// UserAgent is what the browser says it is: an ordinary browser of the
+	// device, not "HeadlessChrome", which Roost rightly counts as a bot.
+	UserAgent string
 }
 
 var (
-	Laptop = Viewport{Width: 1280, Height: 800}
-	Phone  = Viewport{Width: 390, Height: 844, Mobile: true}
+	Laptop = Viewport{Width: 1280, Height: 800,
+		UserAgent: "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0.0.0 Safari/537.36"}
+	Phone = Viewport{Width: 390, Height: 844, Mobile: true,
+		UserAgent: "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0.0.0 Mobile Safari/537.36"}
 )
 
 // Chromium returns the path of the browser, or "".
@@ -69,6 +74,9 @@ func New(t testing.TB, vp Viewport) context.Context {
 		chromedp.Flag("disable-quic", true),
 		chromedp.Flag("disable-dev-shm-usage", true),
 		chromedp.WindowSize(vp.Width, vp.Height),
+	}
+	if vp.UserAgent != "" {
+		opts = append(opts, chromedp.UserAgent(vp.UserAgent))
 	}
 	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancelC := chromedp.NewContext(actx, chromedp.WithErrorf(t.Logf))

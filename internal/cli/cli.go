@@ -52,6 +52,8 @@ func commands() []command {
 		{"migrate", "apply database migrations and exit", migrate},
 		{"admin create", "create a workspace (if needed) and an owner", adminCreate},
 		{"apikey create", "create an API key and print it", apikeyCreate},
+		{"link create", "create a tracked short link and print its URL", linkCreate},
+		{"link stats", "print the clicks on a link", linkStats},
 		{"version", "print the version", version},
 	}
 }

@@ -187,3 +187,46 @@ func TestServe(t *testing.T) {
 		t.Fatalf("node with another key: %+v", r)
 	}
 }
+
+func TestLinkCommands(t *testing.T) {
+	t.Parallel()
+	for _, d := range storetest.Dialects() {
+		t.Run(string(d), func(t *testing.T) {
+			t.Parallel()
+			env := map[string]string{"ROOST_DATA_DIR": t.TempDir(), "ROOST_DATABASE_URL": storetest.URL(t, d), "ROOST_BASE_URL": "https://go.example.com"}
+			if r := roost(t, env, "a long password\n", "admin", "create", "--workspace", "Acme", "--email", "o@example.com", "--name", "O", "--password-stdin"); r.code != 0 {
+				t.Fatalf("admin create: %+v", r)
+			}
+			r := roost(t, env, "", "link", "create", "--workspace", "acme", "https://shop.example.com/deal?x=1")
+			if r.code != 0 || !strings.HasPrefix(r.stdout, "https://go.example.com/") || strings.Count(r.stdout, "\n") != 1 || r.stderr != "" {
+				t.Fatalf("link create must print the short URL alone: %+v", r)
+			}
+			code := strings.TrimSpace(strings.TrimPrefix(r.stdout, "https://go.example.com/"))
+			// Flags after the URL work too.
+			r = roost(t, env, "", "link", "create", "https://shop.example.com/b", "--workspace", "acme", "--code", "Spring-Sale", "--tag", "spring", "--expires", "72h")
+			if r.code != 0 || r.stdout != "https://go.example.com/spring-sale\n" {
+				t.Fatalf("link create with flags after the URL: %+v", r)
+			}
+			for _, bad := range [][]string{
+				{"link", "create", "--workspace", "acme", "javascript:alert(1)"},
+				{"link", "create", "--workspace", "acme"},
+				{"link", "create", "--workspace", "acme", "https://x.example/", "--expires", "soon"},
+				{"link", "create", "--workspace", "acme", "--code", "spring-sale", "https://x.example/"},
+			} {
+				if r := roost(t, env, "", bad...); r.code != 2 || strings.Count(strings.TrimSpace(r.stderr), "\n") > 1 {
+					t.Errorf("roost %v: %+v, want exit 2 with a short message", bad, r)
+				}
+			}
+			if r := roost(t, env, "", "link", "create", "--workspace", "nope", "https://x.example/"); r.code != 1 || !strings.Contains(r.stderr, `no workspace with the address "nope"`) {
+				t.Errorf("unknown workspace: %+v", r)
+			}
+			r = roost(t, env, "", "link", "stats", "--workspace", "acme", strings.ToUpper(code))
+			if r.code != 0 || !strings.Contains(r.stdout, "0 clicks, 0 human, 0 unique") || !strings.Contains(r.stdout, "https://shop.example.com/deal?x=1") {
+				t.Fatalf("link stats: %+v", r)
+			}
+			if r := roost(t, env, "", "link", "stats", "--workspace", "acme", "nothing"); r.code != 1 || !strings.Contains(r.stderr, `no link "nothing"`) {
+				t.Fatalf("stats of an unknown link: %+v", r)
+			}
+		})
+	}
+}

@@ -32,6 +32,10 @@ var Roles = []Role{Owner, Admin, Marketer, Agent}
 // ManagesTeam reports whether the role may add and change members and API keys.
 func (r Role) ManagesTeam() bool { return r == Owner || r == Admin }
 
+// Markets reports whether the role may create and change offers, posts and
+// links (agents see them, and work the inbox).
+func (r Role) Markets() bool { return r != Agent }
+
 func (r Role) valid() bool {
 	for _, x := range Roles {
 		if r == x {

@@ -1,8 +1,13 @@
 package web_test
 
 import (
+	"fmt"
+	"html"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
 	"github.com/roost-hq/roost/internal/browsertest"
@@ -57,5 +62,61 @@ func TestBrowserSignIn(t *testing.T) {
 				t.Fatal("the members page scrolls sideways")
 			}
 		})
+	}
+}
+
+// TestBrowserLinkClick creates a link in the dashboard, opens the short
+// link as a visitor would, lands on the store with the click ID, and sees
+// the click counted on the link's page.
+func TestBrowserLinkClick(t *testing.T) {
+	t.Parallel()
+	e := servertest.New(t, store.SQLite)
+	e.Owner("Dell Outlet", "lena@example.com")
+	shop := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, `<!doctype html><title>Shop</title><h1 id="cid">%s</h1>`, html.EscapeString(r.URL.Query().Get("roost_cid")))
+	}))
+	t.Cleanup(shop.Close)
+	ctx := browsertest.New(t, browsertest.Laptop)
+	browsertest.Do(t, ctx,
+		chromedp.Navigate(e.URL+"/app/login"),
+		chromedp.WaitVisible(`input[name=email]`),
+		chromedp.SendKeys(`input[name=email]`, "lena@example.com"),
+		chromedp.SendKeys(`input[name=password]`, servertest.Password),
+		chromedp.Click(`button[type=submit]`),
+		chromedp.WaitVisible(`main h1`),
+		chromedp.Click(`nav.main a[href="/app/links"]`),
+		chromedp.WaitVisible(`input[name=destination]`),
+		chromedp.SendKeys(`input[name=destination]`, shop.URL+"/xps-13?ref=social"),
+		chromedp.SendKeys(`input[name=title]`, "XPS 13 outlet deal"),
+		chromedp.Click(`#new button[type=submit]`),
+		chromedp.WaitVisible(`#stat-clicks`),
+	)
+	browsertest.Screenshot(t, ctx, "link-created")
+	short := browsertest.Get(t, ctx, chromedp.Text(`.page-head .short`))
+	linkPage := browsertest.Get(t, ctx, chromedp.Location())
+	if !strings.HasPrefix(short, e.URL+"/") {
+		t.Fatalf("short URL %q", short)
+	}
+	browsertest.Do(t, ctx, chromedp.Navigate(short), chromedp.WaitVisible(`#cid`))
+	landed := browsertest.Get(t, ctx, chromedp.Location())
+	cid := browsertest.Get(t, ctx, chromedp.Text(`#cid`))
+	if !strings.HasPrefix(landed, shop.URL+"/xps-13?ref=social&roost_cid=") || len(cid) != 26 || !strings.Contains(landed, "utm_medium=social") {
+		t.Fatalf("landed on %q with click ID %q", landed, cid)
+	}
+	// The click is written in the background; the page shows it once stored.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		browsertest.Do(t, ctx, chromedp.Navigate(linkPage), chromedp.WaitVisible(`#stat-human`))
+		if browsertest.Get(t, ctx, chromedp.Text(`#stat-human`)) == "1" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the click never showed on the link page")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	browsertest.Screenshot(t, ctx, "link-clicked")
+	if u := browsertest.Get(t, ctx, chromedp.Text(`#stat-unique`)); u != "1" {
+		t.Fatalf("unique visitors %q, want 1", u)
 	}
 }

@@ -90,6 +90,20 @@ func (s *Web) Init() error {
 		"initials": initials,
 		"date":     func(t any) string { return fmtTime(t, "2 Jan 2006") },
 		"ago":      ago,
+		"list":     func(v ...string) []string { return v },
+		"dict": func(kv ...any) map[string]any {
+			m := map[string]any{}
+			for i := 0; i+1 < len(kv); i += 2 {
+				m[kv[i].(string)] = kv[i+1]
+			}
+			return m
+		},
+		"pct": func(part, total int64) int64 {
+			if total <= 0 {
+				return 0
+			}
+			return part * 100 / total
+		},
 	}
 	s.pages = map[string]*template.Template{}
 	entries, err := fs.Glob(templateFS, "templates/*.html")
@@ -137,7 +151,7 @@ var nav = []navItem{
 	{Name: "Overview", Href: "/app/", Icon: "overview"},
 	{Name: "Offers", Icon: "offers"},
 	{Name: "Posts", Icon: "posts"},
-	{Name: "Links", Icon: "links"},
+	{Name: "Links", Href: "/app/links", Icon: "links"},
 	{Name: "Inbox", Icon: "inbox"},
 	{Name: "Orders", Icon: "orders"},
 	{Name: "Customers", Icon: "customers"},
@@ -191,12 +205,15 @@ func (s *Web) render(w http.ResponseWriter, r *http.Request, status int, page st
 	layout := "auth"
 	if v.V = viewerFrom(r); v.V != nil && v.V.Workspace.ID != "" {
 		layout = "app"
-		active := "/app/settings/workspace"
-		if v.Tab == "" {
-			active = r.URL.Path
-		}
 		for _, n := range nav {
-			n.Active = n.Href == active
+			switch {
+			case v.Tab != "":
+				n.Active = n.Icon == "settings"
+			case n.Href == "/app/":
+				n.Active = r.URL.Path == "/app/"
+			default:
+				n.Active = n.Href != "" && strings.HasPrefix(r.URL.Path, n.Href)
+			}
 			v.Nav = append(v.Nav, n)
 		}
 	}
@@ -211,7 +228,9 @@ func (s *Web) render(w http.ResponseWriter, r *http.Request, status int, page st
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Frame-Options", "DENY")
-	h.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data: https:; style-src 'self'; script-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'")
+	// Scripts only from Roost's own files. Inline style attributes are
+	// allowed: the bar widths of reports are data, and style cannot run code.
+	h.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data: https:; style-src 'self' 'unsafe-inline'; script-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'")
 	w.WriteHeader(status)
 	w.Write([]byte(b.String()))
 }

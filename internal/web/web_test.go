@@ -120,6 +120,35 @@ func TestDashboard(t *testing.T) {
 			t.Fatal("a revoked key works")
 		}
 
+		// Links: create (a refused one first), look, edit, settings, delete.
+		r = owner.Post("/app/links", "/app/links", url.Values{"destination": {"javascript:alert(1)"}, "title": {"Bad"}})
+		want(t, r, 422, "javascript: links are not allowed", `value="Bad"`)
+		r = owner.Post("/app/links", "/app/links", url.Values{"destination": {"https://shop.example.com/xps?ref=1"}, "title": {"XPS 13 deal"}, "code": {"xps"}, "tags": {"outlet, laptops"}})
+		if r.Status != http.StatusSeeOther || !strings.HasPrefix(r.Header.Get("Location"), "/app/links/lnk_") {
+			t.Fatalf("create link: %d %s", r.Status, r.Header.Get("Location"))
+		}
+		linkPath := r.Header.Get("Location")
+		want(t, owner.Get(linkPath), 200, "Link created", e.URL+"/xps", "XPS 13 deal", "<svg class=\"chart\"", "Human clicks")
+		want(t, owner.Get(linkPath+"?range=48h"), 200, "XPS 13 deal")
+		want(t, owner.Get("/app/links"), 200, e.URL+"/xps", "outlet")
+		want(t, owner.Get("/app/links?tag=laptops"), 200, "XPS 13 deal")
+		if r := owner.Get("/app/links?q=nothing-like-this"); !strings.Contains(r.Body, "No link matches") {
+			t.Fatal("search found something")
+		}
+		if r := owner.Get(linkPath + "/qr.svg"); r.Status != 200 || !strings.HasPrefix(r.Body, "<svg") {
+			t.Fatalf("QR: %d", r.Status)
+		}
+		want(t, owner.Post(linkPath, linkPath, url.Values{"destination": {"ftp://x"}, "title": {"XPS"}}), 422, "ftp: links are not allowed")
+		wantRedirect(t, owner.Post(linkPath, linkPath, url.Values{"destination": {"https://shop.example.com/xps-new"}, "title": {"XPS 13 deal"}, "tags": {"outlet"}}), linkPath)
+		want(t, owner.Get(linkPath), 200, "Link saved", "https://shop.example.com/xps-new")
+		want(t, owner.Get("/app/settings/links"), 200, "roost_cid")
+		want(t, owner.Post("/app/settings/links", "/app/settings/links", url.Values{"click_param": {"utm_x"}}), 422, "must not start with utm_")
+		wantRedirect(t, owner.Post("/app/settings/links", "/app/settings/links", url.Values{"click_param": {"cid"}, "allowed_domains": {"shop.example.com"}}), "/app/settings/links")
+		want(t, owner.Get("/app/settings/links"), 200, `value="cid"`, "shop.example.com")
+		want(t, owner.Post("/app/links", "/app/links", url.Values{"destination": {"https://elsewhere.example/"}}), 422, "allowed domains")
+		wantRedirect(t, owner.Post(linkPath, linkPath+"/delete", nil), "/app/links")
+		want(t, owner.Get(linkPath), 404, "Page not found")
+
 		// Profile and password.
 		wantRedirect(t, owner.Post("/app/settings/profile", "/app/settings/profile", url.Values{"name": {"Lena B."}, "signature": {"^LBB"}}), "/app/settings/profile")
 		want(t, owner.Get("/app/settings/profile"), 200, "Profile saved", `value="Lena B."`, `value="^LBB"`)
