@@ -3,6 +3,7 @@ package links
 import (
 	"net/url"
 	"strings"
+	"sync"
 
 	"github.com/mileusna/useragent"
 )
@@ -52,9 +53,37 @@ type Classified struct {
 	BotReason string
 }
 
+// classified remembers recent answers: most clicks come from a few
+// thousand distinct user agents, and parsing one costs microseconds. The
+// map is simply dropped when it grows past its bound.
+var classified struct {
+	sync.Mutex
+	m map[string]Classified
+}
+
+const classifiedMax = 20_000
+
 // Classify reads the user agent and method of a redirect request. HEAD
 // requests and preview fetchers are bots: kept, but never human clicks.
 func Classify(ua, method string) Classified {
+	key := method + " " + ua
+	classified.Lock()
+	c, ok := classified.m[key]
+	classified.Unlock()
+	if ok {
+		return c
+	}
+	c = classify(ua, method)
+	classified.Lock()
+	if classified.m == nil || len(classified.m) >= classifiedMax {
+		classified.m = make(map[string]Classified, 1024)
+	}
+	classified.m[key] = c
+	classified.Unlock()
+	return c
+}
+
+func classify(ua, method string) Classified {
 	c := Classified{Device: "other"}
 	p := useragent.Parse(ua)
 	c.OS, c.Browser = p.OS, p.Name

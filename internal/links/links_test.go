@@ -21,7 +21,7 @@ import (
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
-func workspace(t *testing.T, db *store.DB, name string) team.Workspace {
+func workspace(t testing.TB, db *store.DB, name string) team.Workspace {
 	t.Helper()
 	w, _, err := team.New(db).CreateOwner(context.Background(), team.NewOwner{Workspace: name, Email: strings.ToLower(name) + "@example.com", Name: name, Password: "long enough password"})
 	if err != nil {

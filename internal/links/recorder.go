@@ -200,7 +200,7 @@ func (r *Recorder) flush(batch []Click) {
 	wait := 50 * time.Millisecond
 	for {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		n, err := r.insert(ctx, batch)
+		n, err := r.insert(ctx, batch, false)
 		cancel()
 		if err == nil {
 			r.Written.Add(int64(n))
@@ -326,7 +326,7 @@ func (r *Recorder) replay(final bool) {
 		}
 		for i := 0; i < len(all); i += r.cfg.BatchSize {
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			n, err := r.insert(ctx, all[i:min(i+r.cfg.BatchSize, len(all))])
+			n, err := r.insert(ctx, all[i:min(i+r.cfg.BatchSize, len(all))], true)
 			cancel()
 			if err != nil {
 				if !final {
@@ -357,8 +357,10 @@ type row struct {
 }
 
 // insert stores a batch in one transaction and returns how many clicks
-// were new: clicks already stored (a replay) are skipped by their ID.
-func (r *Recorder) insert(ctx context.Context, batch []Click) (int, error) {
+// were new. A replay (clicks spilled to disk, perhaps stored already by a
+// run that died mid-replay) skips the clicks it finds by ID; a fresh batch
+// cannot hold a stored click, so it takes the cheaper plain insert.
+func (r *Recorder) insert(ctx context.Context, batch []Click, replay bool) (int, error) {
 	rows := make([]row, len(batch))
 	for i, c := range batch {
 		rows[i] = row{Click: c, Classified: Classify(c.UA, c.Method), day: day(c.At), hour: c.At.UTC().Unix() / 3600 * 3600 * 1e6}
@@ -393,7 +395,7 @@ func (r *Recorder) insert(ctx context.Context, batch []Click) (int, error) {
 				if i > 0 {
 					sb.WriteString(", ")
 				}
-				fmt.Fprintf(&sb, "($%d, $%d, $%d)", len(args)+1, len(args)+2, len(args)+3)
+				fmt.Fprintf(&sb, "(%s, %s, %s)", r.db.Param(len(args)+1), r.db.Param(len(args)+2), r.db.Param(len(args)+3))
 				args = append(args, k.link, k.day, k.visitor)
 			}
 			sb.WriteString(` ON CONFLICT (link_id, day, visitor) DO NOTHING RETURNING link_id, day, visitor`)
@@ -431,11 +433,20 @@ func (r *Recorder) insert(ctx context.Context, batch []Click) (int, error) {
 					if j > 0 {
 						sb.WriteString(", ")
 					}
-					fmt.Fprintf(&sb, "$%d", len(args)+j+1)
+					sb.WriteString(r.db.Param(len(args) + j + 1))
 				}
 				sb.WriteByte(')')
 				args = append(args, rw.ID, rw.WorkspaceID, rw.LinkID, rw.At.UnixMicro(), rw.Visitor, rw.Referrer, rw.Device,
 					trunc(rw.OS, 64), trunc(rw.Browser, 64), rw.Country, rw.Bot, rw.BotReason, rw.unique)
+			}
+			if !replay {
+				if _, err := tx.ExecContext(ctx, sb.String(), args...); err != nil {
+					return fmt.Errorf("links: insert clicks: %w", err)
+				}
+				for _, rw := range chunk {
+					stored[rw.ID] = true
+				}
+				continue
 			}
 			sb.WriteString(` ON CONFLICT (id) DO NOTHING RETURNING id`)
 			res, err := tx.QueryContext(ctx, sb.String(), args...)

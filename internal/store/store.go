@@ -16,6 +16,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"time"
 
@@ -193,6 +194,17 @@ func (db *DB) Tx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 		return fmt.Errorf("store: commit: %w", err)
 	}
 	return nil
+}
+
+// Param is the placeholder for the n-th (1-based) argument of a long
+// statement such as a multi-row insert: "?" on SQLite, where numbered
+// placeholders are looked up by name (quadratic in their number), "$n" on
+// PostgreSQL. Ordinary statements use "$n", which both accept.
+func (db *DB) Param(n int) string {
+	if db.Dialect == SQLite {
+		return "?"
+	}
+	return "$" + strconv.Itoa(n)
 }
 
 // ForUpdate is the clause that locks the rows a SELECT reads until the

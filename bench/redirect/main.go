@@ -1,0 +1,147 @@
+// Command redirect measures Roost's short-link redirect against a bare
+// net/http server that answers the same request with a 302 from a map, in
+// alternating rounds of the same wrk load, then checks that every redirect
+// Roost answered was stored as a click.
+//
+//	go run ./bench/redirect [-db sqlite|postgres] [-duration 10s] [-rounds 3]
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/roost-hq/roost/bench/internal/benchkit"
+	"github.com/roost-hq/roost/internal/store"
+)
+
+// bare is the reference: the least a Go server can do to answer a short
+// link, a map lookup and a 302.
+func bare(dest map[string]string) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /{code}", func(w http.ResponseWriter, r *http.Request) {
+		d, ok := dest[r.PathValue("code")]
+		if !ok {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Location", d)
+		w.Header().Set("Cache-Control", "private, no-store")
+		w.WriteHeader(http.StatusFound)
+	})
+	return mux
+}
+
+const browserUA = "User-Agent: Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1"
+
+func main() {
+	kind := flag.String("db", "sqlite", "database: sqlite or postgres")
+	pgURL := flag.String("postgres-url", envOr("ROOST_TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"), "PostgreSQL server for -db postgres (a database is created and dropped)")
+	duration := flag.Duration("duration", 10*time.Second, "length of each measured round")
+	rounds := flag.Int("rounds", 3, "rounds per server, alternating")
+	conns := flag.Int("connections", 64, "wrk connections")
+	threads := flag.Int("threads", 2, "wrk threads")
+	flag.Parse()
+	if *duration < time.Second || *rounds < 1 {
+		benchkit.Fail("-duration must be at least 1s and -rounds at least 1")
+	}
+	benchkit.Need("wrk", "apt-get install wrk")
+	dir, err := os.MkdirTemp("", "roost-bench-redirect-")
+	if err != nil {
+		benchkit.Fail("%v", err)
+	}
+	defer os.RemoveAll(dir)
+	bin := benchkit.Build(dir)
+	db := benchkit.NewDatabase(*kind, *pgURL, dir)
+	defer db.Drop()
+
+	port := benchkit.FreePort()
+	env := benchkit.Env(dir, db, port)
+	benchkit.Run(bin, env, "a long benchmark password\n", "admin", "create", "--workspace", "Bench", "--email", "bench@example.com", "--name", "Bench", "--password-stdin")
+	dest := "https://shop.example.com/deals/xps-13?ref=social"
+	short := benchkit.Run(bin, env, "", "link", "create", "--workspace", "bench", dest)
+	code := short[strings.LastIndexByte(short, '/')+1:]
+	roost := benchkit.Start(bin, env, dir)
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		benchkit.Fail("%v", err)
+	}
+	ref := &http.Server{Handler: bare(map[string]string{code: dest + "&roost_cid=01jbenchmarkclickid0000000"})}
+	go ref.Serve(ln)
+	defer ref.Close()
+	bareURL := "http://" + ln.Addr().String() + "/" + code
+	roostURL := roost.URL + "/" + code
+
+	ctx := context.Background()
+	fmt.Printf("redirect benchmark: %s, wrk -t%d -c%d, %d rounds of %s each, alternating\n", *kind, *threads, *conns, *rounds, *duration)
+	// Warm both up (connections, caches, the JIT-free but cache-cold CPU).
+	benchkit.Wrk(ctx, bareURL, *threads, *conns, time.Second, browserUA)
+	benchkit.Wrk(ctx, roostURL, *threads, *conns, time.Second, browserUA)
+
+	var bareRPS, roostRPS, bareP50, bareP99, roostP50, roostP99 []float64
+	var errs int64
+	for i := range *rounds {
+		order := []string{"bare", "roost"}
+		if i%2 == 1 {
+			order = []string{"roost", "bare"}
+		}
+		for _, which := range order {
+			target := bareURL
+			if which == "roost" {
+				target = roostURL
+			}
+			l := benchkit.Wrk(ctx, target, *threads, *conns, *duration, browserUA)
+			errs += l.Errors
+			fmt.Printf("  round %d %-5s %9.0f req/s  p50 %6s ms  p99 %6s ms\n", i+1, which, l.RPS, benchkit.Ms(float64(l.P50)), benchkit.Ms(float64(l.P99)))
+			if which == "roost" {
+				roostRPS, roostP50, roostP99 = append(roostRPS, l.RPS), append(roostP50, float64(l.P50)), append(roostP99, float64(l.P99))
+			} else {
+				bareRPS, bareP50, bareP99 = append(bareRPS, l.RPS), append(bareP50, float64(l.P50)), append(bareP99, float64(l.P99))
+			}
+		}
+	}
+	answered := int64(roost.Metric(`roost_redirects_total{result="ok"}`))
+	roost.Stop() // SIGTERM: roost writes every buffered click before it exits
+	st, err := store.Open(ctx, db.URL, dir)
+	if err != nil {
+		benchkit.Fail("%v", err)
+	}
+	var stored int64
+	if err := st.R.QueryRowContext(ctx, `SELECT COUNT(*) FROM clicks`).Scan(&stored); err != nil {
+		benchkit.Fail("cannot count clicks: %v", err)
+	}
+	var human int64
+	st.R.QueryRowContext(ctx, `SELECT COUNT(*) FROM clicks WHERE NOT bot`).Scan(&human)
+	st.Close()
+
+	ratio := benchkit.Median(roostRPS) / benchkit.Median(bareRPS)
+	fmt.Println()
+	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "server\treq/s (median)\tp50 ms\tp99 ms\t")
+	fmt.Fprintf(tw, "bare net/http\t%.0f\t%s\t%s\t\n", benchkit.Median(bareRPS), benchkit.Ms(benchkit.Median(bareP50)), benchkit.Ms(benchkit.Median(bareP99)))
+	fmt.Fprintf(tw, "roost (%s)\t%.0f\t%s\t%s\t\n", *kind, benchkit.Median(roostRPS), benchkit.Ms(benchkit.Median(roostP50)), benchkit.Ms(benchkit.Median(roostP99)))
+	tw.Flush()
+	lost := answered - stored
+	fmt.Printf("\nratio roost/bare %.2f; redirects answered by roost %d, clicks stored %d (%d human), lost %d, wrk errors %d\n", ratio, answered, stored, human, lost, errs)
+	benchkit.Result(os.Stdout, "db", *kind, "ratio", fmt.Sprintf("%.2f", ratio), "roost_rps", fmt.Sprintf("%.0f", benchkit.Median(roostRPS)),
+		"bare_rps", fmt.Sprintf("%.0f", benchkit.Median(bareRPS)), "p50_ms", benchkit.Ms(benchkit.Median(roostP50)), "p99_ms", benchkit.Ms(benchkit.Median(roostP99)),
+		"bare_p99_ms", benchkit.Ms(benchkit.Median(bareP99)), "answered", answered, "stored", stored, "lost", lost)
+	if lost != 0 || errs != 0 {
+		fmt.Fprintln(os.Stderr, "bench: clicks were lost or requests failed")
+		os.Exit(1)
+	}
+}
+
+func envOr(k, def string) string {
+	if v := os.Getenv(k); v != "" {
+		return v
+	}
+	return def
+}
