@@ -45,7 +45,7 @@ func main() {
 	pgURL := flag.String("postgres-url", envOr("ROOST_TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"), "PostgreSQL server for -db postgres (a database is created and dropped)")
 	duration := flag.Duration("duration", 10*time.Second, "length of each measured round")
 	rounds := flag.Int("rounds", 3, "rounds per server, alternating")
-	conns := flag.Int("connections", 64, "wrk connections")
+	conns := flag.Int("connections", 16, "wrk connections")
 	threads := flag.Int("threads", 2, "wrk threads")
 	flag.Parse()
 	if *duration < time.Second || *rounds < 1 {

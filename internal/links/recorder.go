@@ -65,6 +65,7 @@ type Recorder struct {
 
 	giveUp chan struct{} // closed when Close's deadline passes
 	done   chan struct{}
+	stmts  map[stmtKey]*sql.Stmt // prepared inserts; only the writer goroutine uses them
 
 	// Written counts clicks stored; Spills counts clicks that went to disk.
 	Written, Spills atomic.Int64
@@ -84,7 +85,7 @@ func NewRecorder(db *store.DB, log *slog.Logger, cfg RecorderConfig) (*Recorder,
 	if cfg.FlushEvery <= 0 {
 		cfg.FlushEvery = DefaultRecorderConfig.FlushEvery
 	}
-	r := &Recorder{db: db, log: log, cfg: cfg, ch: make(chan Click, cfg.Buffer), giveUp: make(chan struct{}), done: make(chan struct{})}
+	r := &Recorder{db: db, log: log, cfg: cfg, ch: make(chan Click, cfg.Buffer), giveUp: make(chan struct{}), done: make(chan struct{}), stmts: map[stmtKey]*sql.Stmt{}}
 	if cfg.SpillDir != "" {
 		if err := os.MkdirAll(cfg.SpillDir, 0o700); err != nil {
 			return nil, fmt.Errorf("links: click spill directory: %w", err)
@@ -163,6 +164,11 @@ func (r *Recorder) Close(ctx context.Context) error {
 
 func (r *Recorder) run() {
 	defer close(r.done)
+	defer func() {
+		for _, st := range r.stmts {
+			st.Close()
+		}
+	}()
 	batch := make([]Click, 0, r.cfg.BatchSize)
 	tick := time.NewTicker(r.cfg.FlushEvery)
 	defer tick.Stop()
@@ -356,6 +362,115 @@ type row struct {
 	unique bool
 }
 
+// chunkSizes split a batch into multi-row statements of a few fixed sizes,
+// so each is prepared once and reused: parsing a statement of hundreds of
+// rows costs as much as running it.
+var chunkSizes = []int{256, 64, 16, 4, 1}
+
+// bulk runs a multi-row INSERT for n rows of cols values each, in chunks
+// of prepared statements. head is the statement up to VALUES, tail what
+// follows the rows; args(i) gives row i's values. When scan is not nil the
+// statement has a RETURNING clause and scan reads each returned row.
+func (r *Recorder) bulk(ctx context.Context, tx *sql.Tx, head, tail string, cols, n int, args func(i int) []any, scan func(*sql.Rows) error) error {
+	for start := 0; start < n; {
+		size := chunkSizes[len(chunkSizes)-1]
+		for _, c := range chunkSizes {
+			if c <= n-start {
+				size = c
+				break
+			}
+		}
+		st := r.stmts[stmtKey{head, tail, size}]
+		if st == nil {
+			return fmt.Errorf("links: statement for %d rows not prepared", size)
+		}
+		vals := make([]any, 0, size*cols)
+		for i := start; i < start+size; i++ {
+			vals = append(vals, args(i)...)
+		}
+		ts := tx.StmtContext(ctx, st)
+		if scan == nil {
+			if _, err := ts.ExecContext(ctx, vals...); err != nil {
+				return err
+			}
+		} else {
+			res, err := ts.QueryContext(ctx, vals...)
+			if err != nil {
+				return err
+			}
+			for res.Next() {
+				if err := scan(res); err != nil {
+					res.Close()
+					return err
+				}
+			}
+			res.Close()
+			if err := res.Err(); err != nil {
+				return err
+			}
+		}
+		start += size
+	}
+	return nil
+}
+
+type stmtKey struct {
+	head, tail string
+	size       int
+}
+
+// Bulk statements of the click writer: head, tail and values per row.
+var bulkStatements = []struct {
+	head, tail string
+	cols       int
+}{
+	{uniquesHead, uniquesTail, 3},
+	{clicksHead, "", 13},
+	{clicksHead, clicksReplayTail, 13},
+}
+
+const (
+	uniquesHead      = `INSERT INTO click_uniques (link_id, day, visitor)`
+	uniquesTail      = `ON CONFLICT (link_id, day, visitor) DO NOTHING RETURNING link_id, day, visitor`
+	clicksHead       = `INSERT INTO clicks (id, workspace_id, link_id, at, visitor, referrer_host, device, os, browser, country, bot, bot_reason, is_unique)`
+	clicksReplayTail = `ON CONFLICT (id) DO NOTHING RETURNING id`
+)
+
+// prepare readies every bulk statement, once, before the first batch: not
+// inside a transaction, which holds SQLite's only write connection.
+func (r *Recorder) prepare(ctx context.Context) error {
+	if len(r.stmts) > 0 {
+		return nil
+	}
+	for _, b := range bulkStatements {
+		for _, size := range chunkSizes {
+			var sb strings.Builder
+			sb.WriteString(b.head)
+			sb.WriteString(" VALUES ")
+			for i := range size {
+				if i > 0 {
+					sb.WriteString(", ")
+				}
+				sb.WriteByte('(')
+				for j := range b.cols {
+					if j > 0 {
+						sb.WriteString(", ")
+					}
+					sb.WriteString(r.db.Param(i*b.cols + j + 1))
+				}
+				sb.WriteByte(')')
+			}
+			sb.WriteString(" " + b.tail)
+			st, err := r.db.W.PrepareContext(ctx, sb.String())
+			if err != nil {
+				return fmt.Errorf("links: prepare click insert: %w", err)
+			}
+			r.stmts[stmtKey{b.head, b.tail, size}] = st
+		}
+	}
+	return nil
+}
+
 // insert stores a batch in one transaction and returns how many clicks
 // were new. A replay (clicks spilled to disk, perhaps stored already by a
 // run that died mid-replay) skips the clicks it finds by ID; a fresh batch
@@ -364,6 +479,9 @@ func (r *Recorder) insert(ctx context.Context, batch []Click, replay bool) (int,
 	rows := make([]row, len(batch))
 	for i, c := range batch {
 		rows[i] = row{Click: c, Classified: Classify(c.UA, c.Method), day: day(c.At), hour: c.At.UTC().Unix() / 3600 * 3600 * 1e6}
+	}
+	if err := r.prepare(ctx); err != nil {
+		return 0, err
 	}
 	inserted := 0
 	err := r.db.Tx(ctx, func(tx *sql.Tx) error {
@@ -386,85 +504,40 @@ func (r *Recorder) insert(ctx context.Context, batch []Click, replay bool) (int,
 				keys = append(keys, k)
 			}
 		}
-		for start := 0; start < len(keys); start += 2000 {
-			chunk := keys[start:min(start+2000, len(keys))]
-			var sb strings.Builder
-			args := make([]any, 0, len(chunk)*3)
-			sb.WriteString(`INSERT INTO click_uniques (link_id, day, visitor) VALUES `)
-			for i, k := range chunk {
-				if i > 0 {
-					sb.WriteString(", ")
-				}
-				fmt.Fprintf(&sb, "(%s, %s, %s)", r.db.Param(len(args)+1), r.db.Param(len(args)+2), r.db.Param(len(args)+3))
-				args = append(args, k.link, k.day, k.visitor)
-			}
-			sb.WriteString(` ON CONFLICT (link_id, day, visitor) DO NOTHING RETURNING link_id, day, visitor`)
-			res, err := tx.QueryContext(ctx, sb.String(), args...)
-			if err != nil {
-				return fmt.Errorf("links: insert uniques: %w", err)
-			}
-			for res.Next() {
+		err := r.bulk(ctx, tx, uniquesHead, uniquesTail, 3, len(keys), func(i int) []any { return []any{keys[i].link, keys[i].day, keys[i].visitor} },
+			func(res *sql.Rows) error {
 				var k ukey
 				if err := res.Scan(&k.link, &k.day, &k.visitor); err != nil {
-					res.Close()
 					return err
 				}
 				rows[first[k]].unique = true
-			}
-			res.Close()
-			if err := res.Err(); err != nil {
-				return err
-			}
+				return nil
+			})
+		if err != nil {
+			return fmt.Errorf("links: insert uniques: %w", err)
 		}
 
-		stored := map[string]bool{}
-		const cols = 13
-		for start := 0; start < len(rows); start += 1000 {
-			chunk := rows[start:min(start+1000, len(rows))]
-			var sb strings.Builder
-			args := make([]any, 0, len(chunk)*cols)
-			sb.WriteString(`INSERT INTO clicks (id, workspace_id, link_id, at, visitor, referrer_host, device, os, browser, country, bot, bot_reason, is_unique) VALUES `)
-			for i, rw := range chunk {
-				if i > 0 {
-					sb.WriteString(", ")
-				}
-				sb.WriteByte('(')
-				for j := range cols {
-					if j > 0 {
-						sb.WriteString(", ")
-					}
-					sb.WriteString(r.db.Param(len(args) + j + 1))
-				}
-				sb.WriteByte(')')
-				args = append(args, rw.ID, rw.WorkspaceID, rw.LinkID, rw.At.UnixMicro(), rw.Visitor, rw.Referrer, rw.Device,
-					trunc(rw.OS, 64), trunc(rw.Browser, 64), rw.Country, rw.Bot, rw.BotReason, rw.unique)
-			}
-			if !replay {
-				if _, err := tx.ExecContext(ctx, sb.String(), args...); err != nil {
-					return fmt.Errorf("links: insert clicks: %w", err)
-				}
-				for _, rw := range chunk {
-					stored[rw.ID] = true
-				}
-				continue
-			}
-			sb.WriteString(` ON CONFLICT (id) DO NOTHING RETURNING id`)
-			res, err := tx.QueryContext(ctx, sb.String(), args...)
-			if err != nil {
-				return fmt.Errorf("links: insert clicks: %w", err)
-			}
-			for res.Next() {
+		stored := make(map[string]bool, len(rows))
+		clickArgs := func(i int) []any {
+			rw := rows[i]
+			return []any{rw.ID, rw.WorkspaceID, rw.LinkID, rw.At.UnixMicro(), rw.Visitor, rw.Referrer, rw.Device,
+				trunc(rw.OS, 64), trunc(rw.Browser, 64), rw.Country, rw.Bot, rw.BotReason, rw.unique}
+		}
+		if replay {
+			err = r.bulk(ctx, tx, clicksHead, clicksReplayTail, 13, len(rows), clickArgs, func(res *sql.Rows) error {
 				var id string
-				if err := res.Scan(&id); err != nil {
-					res.Close()
-					return err
-				}
+				err := res.Scan(&id)
 				stored[id] = true
-			}
-			res.Close()
-			if err := res.Err(); err != nil {
 				return err
+			})
+		} else {
+			err = r.bulk(ctx, tx, clicksHead, "", 13, len(rows), clickArgs, nil)
+			for _, rw := range rows {
+				stored[rw.ID] = true
 			}
+		}
+		if err != nil {
+			return fmt.Errorf("links: insert clicks: %w", err)
 		}
 		inserted = len(stored)
 

@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"hash"
 	"sync"
 	"time"
 
@@ -25,6 +26,8 @@ type salts struct {
 	db *store.DB
 	mu sync.RWMutex
 	by map[int64][]byte
+	// macs keeps keyed HMACs per day, so a redirect does not build one.
+	macs sync.Map // day → *sync.Pool of hash.Hash
 }
 
 func newSalts(db *store.DB) *salts { return &salts{db: db, by: map[int64][]byte{}} }
@@ -72,6 +75,7 @@ func (s *salts) prepare(ctx context.Context, now time.Time) error {
 	for d := range s.by {
 		if d < today-1 {
 			delete(s.by, d)
+			s.macs.Delete(d)
 		}
 	}
 	s.mu.Unlock()
@@ -80,13 +84,22 @@ func (s *salts) prepare(ctx context.Context, now time.Time) error {
 
 // visitor returns the visitor key of an IP address and user agent at t.
 func (s *salts) visitor(ctx context.Context, t time.Time, ip, ua string) (string, error) {
-	salt, err := s.get(ctx, day(t))
-	if err != nil {
-		return "", err
+	d := day(t)
+	pool, ok := s.macs.Load(d)
+	if !ok {
+		salt, err := s.get(ctx, d)
+		if err != nil {
+			return "", err
+		}
+		pool, _ = s.macs.LoadOrStore(d, &sync.Pool{New: func() any { return hmac.New(sha256.New, salt) }})
 	}
-	m := hmac.New(sha256.New, salt)
+	m := pool.(*sync.Pool).Get().(hash.Hash)
+	m.Reset()
 	m.Write([]byte(ip))
 	m.Write([]byte{0})
 	m.Write([]byte(ua))
-	return hex.EncodeToString(m.Sum(nil)[:16]), nil
+	var sum [sha256.Size]byte
+	out := hex.EncodeToString(m.Sum(sum[:0])[:16])
+	pool.(*sync.Pool).Put(m)
+	return out, nil
 }

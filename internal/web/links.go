@@ -249,4 +249,3 @@ func (s *Web) saveLinkSettings(w http.ResponseWriter, r *http.Request) {
 	}
 	s.redirect(w, r, "/app/settings/links", "ok", "Link settings saved. Redirects use them within two seconds.")
 }
-
