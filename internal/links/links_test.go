@@ -339,18 +339,7 @@ func TestEditSeenByAnotherNode(t *testing.T) {
 		t.Run(string(d), func(t *testing.T) {
 			t.Parallel()
 			u := storetest.URL(t, d)
-			open := func() *store.DB {
-				db, err := store.Open(context.Background(), u, "")
-				if err != nil {
-					t.Fatal(err)
-				}
-				t.Cleanup(func() { db.Close() })
-				if _, err := db.Migrate(context.Background()); err != nil {
-					t.Fatal(err)
-				}
-				return db
-			}
-			db1, db2 := open(), open()
+			db1, db2 := storetest.Open(t, u), storetest.Open(t, u)
 			n1 := service(t, db1)
 			n2 := service(t, db2)
 			ctx := context.Background()

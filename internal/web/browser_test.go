@@ -1,6 +1,7 @@
 package web_test
 
 import (
+	"context"
 	"fmt"
 	"html"
 	"net/http"
@@ -15,6 +16,19 @@ import (
 	"github.com/roost-hq/roost/internal/store"
 )
 
+// signIn goes to the dashboard and signs in through the form, as a person does.
+func signIn(t *testing.T, ctx context.Context, e *servertest.Env, email string) {
+	t.Helper()
+	browsertest.Do(t, ctx,
+		chromedp.Navigate(e.URL+"/app/"),
+		chromedp.WaitVisible(`input[name=email]`),
+		chromedp.SendKeys(`input[name=email]`, email),
+		chromedp.SendKeys(`input[name=password]`, servertest.Password),
+		chromedp.Click(`button[type=submit]`),
+		chromedp.WaitVisible(`main h1`),
+	)
+}
+
 const sidewaysScroll = `document.documentElement.scrollWidth > window.innerWidth`
 
 // TestBrowserSignIn signs in through the real login form in Chromium, on a
@@ -27,14 +41,7 @@ func TestBrowserSignIn(t *testing.T) {
 			e := servertest.New(t, store.SQLite)
 			e.Owner("Dell Outlet", "lena@example.com")
 			ctx := browsertest.New(t, vp)
-			browsertest.Do(t, ctx,
-				chromedp.Navigate(e.URL+"/app/"),
-				chromedp.WaitVisible(`input[name=email]`),
-				chromedp.SendKeys(`input[name=email]`, "lena@example.com"),
-				chromedp.SendKeys(`input[name=password]`, servertest.Password),
-				chromedp.Click(`button[type=submit]`),
-				chromedp.WaitVisible(`main h1`),
-			)
+			signIn(t, ctx, e, "lena@example.com")
 			browsertest.Screenshot(t, ctx, "overview")
 			heading := browsertest.Get(t, ctx, chromedp.Text(`main h1`))
 			ws := browsertest.Get(t, ctx, chromedp.Text(`.switcher .ws-name`))
@@ -77,13 +84,8 @@ func TestBrowserLinkClick(t *testing.T) {
 	}))
 	t.Cleanup(shop.Close)
 	ctx := browsertest.New(t, browsertest.Laptop)
+	signIn(t, ctx, e, "lena@example.com")
 	browsertest.Do(t, ctx,
-		chromedp.Navigate(e.URL+"/app/login"),
-		chromedp.WaitVisible(`input[name=email]`),
-		chromedp.SendKeys(`input[name=email]`, "lena@example.com"),
-		chromedp.SendKeys(`input[name=password]`, servertest.Password),
-		chromedp.Click(`button[type=submit]`),
-		chromedp.WaitVisible(`main h1`),
 		chromedp.Click(`nav.main a[href="/app/links"]`),
 		chromedp.WaitVisible(`input[name=destination]`),
 		chromedp.SendKeys(`input[name=destination]`, shop.URL+"/xps-13?ref=social"),

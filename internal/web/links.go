@@ -39,17 +39,6 @@ func (s *Web) linksPage(w http.ResponseWriter, r *http.Request) {
 	s.render(w, r, http.StatusOK, "links", view{Title: "Links", Data: d})
 }
 
-// marketer limits a form to the roles that change offers, posts and links.
-func (s *Web) marketer(h http.HandlerFunc) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		if !viewerFrom(r).Member.Role.Markets() {
-			s.message(w, r, http.StatusForbidden, "Marketers only", "Agents can see links but not change them. Ask a marketer, admin or owner.")
-			return
-		}
-		h(w, r)
-	}
-}
-
 // formTime reads a datetime-local field, in UTC.
 func formTime(e *valid.Errors, field, v string) *time.Time {
 	if v == "" {

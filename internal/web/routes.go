@@ -176,15 +176,25 @@ func (s *Web) loadViewer(ctx context.Context, r *http.Request) (*viewer, error) 
 	return v, nil
 }
 
-// manager limits a page to owners and admins.
-func (s *Web) manager(h http.HandlerFunc) http.HandlerFunc {
+// requireRole limits a handler to the roles for which allowed is true.
+func (s *Web) requireRole(allowed func(team.Role) bool, heading, text string, h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if !viewerFrom(r).Member.Role.ManagesTeam() {
-			s.message(w, r, http.StatusForbidden, "Owners and admins only", "Ask an owner or admin of this workspace to do this for you.")
+		if !allowed(viewerFrom(r).Member.Role) {
+			s.message(w, r, http.StatusForbidden, heading, text)
 			return
 		}
 		h(w, r)
 	}
+}
+
+// manager limits a page to owners and admins.
+func (s *Web) manager(h http.HandlerFunc) http.HandlerFunc {
+	return s.requireRole(team.Role.ManagesTeam, "Owners and admins only", "Ask an owner or admin of this workspace to do this for you.", h)
+}
+
+// marketer limits a form to the roles that change offers, posts and links.
+func (s *Web) marketer(h http.HandlerFunc) http.HandlerFunc {
+	return s.requireRole(team.Role.Markets, "Marketers only", "Agents can see links but not change them. Ask a marketer, admin or owner.", h)
 }
 
 // formValues keeps what was typed, to show it again beside errors.

@@ -45,7 +45,14 @@ func Dialects() []store.Dialect {
 // and the server unreachable, the test fails rather than skips.
 func New(t testing.TB, d store.Dialect) *store.DB {
 	t.Helper()
-	u := URL(t, d)
+	return Open(t, URL(t, d))
+}
+
+// Open opens and migrates the database at u (from URL), closed when the
+// test ends. Opening one URL twice gives two handles on one database, as
+// two roost processes have.
+func Open(t testing.TB, u string) *store.DB {
+	t.Helper()
 	db, err := store.Open(context.Background(), u, "")
 	if err != nil {
 		t.Fatal(err)
