@@ -2,12 +2,14 @@ package links
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -541,8 +543,9 @@ func (r *Recorder) insert(ctx context.Context, batch []Click, replay bool) (int,
 		}
 		inserted = len(stored)
 
-		// Counters: one upsert per link and hour in this batch, in a fixed
-		// order so two nodes never deadlock on each other's rows.
+		// Rollups: one upsert per link and hour (and per link, day and
+		// breakdown value) in this batch, in a fixed order so two nodes never
+		// deadlock on each other's rows.
 		type ckey struct {
 			link string
 			hour int64
@@ -551,16 +554,25 @@ func (r *Recorder) insert(ctx context.Context, batch []Click, replay bool) (int,
 			ws                    string
 			total, human, uniques int64
 		}
+		type dkey struct {
+			link     string
+			day      int64
+			dim, val string
+		}
+		type dcount struct {
+			ws            string
+			clicks, human int64
+		}
 		counts := map[ckey]*count{}
+		dims := map[dkey]*dcount{}
 		for _, rw := range rows {
 			if !stored[rw.ID] {
 				continue
 			}
-			k := ckey{rw.LinkID, rw.hour}
-			c := counts[k]
+			c := counts[ckey{rw.LinkID, rw.hour}]
 			if c == nil {
 				c = &count{ws: rw.WorkspaceID}
-				counts[k] = c
+				counts[ckey{rw.LinkID, rw.hour}] = c
 			}
 			c.total++
 			if !rw.Bot {
@@ -569,24 +581,41 @@ func (r *Recorder) insert(ctx context.Context, batch []Click, replay bool) (int,
 			if rw.unique {
 				c.uniques++
 			}
-		}
-		ks := make([]ckey, 0, len(counts))
-		for k := range counts {
-			ks = append(ks, k)
-		}
-		slices.SortFunc(ks, func(a, b ckey) int {
-			if a.link != b.link {
-				return strings.Compare(a.link, b.link)
+			for _, dv := range [4][2]string{{"referrer", rw.Referrer}, {"device", rw.Device}, {"country", rw.Country}, {"bot", rw.BotReason}} {
+				if dv[0] == "bot" && !rw.Bot {
+					continue
+				}
+				k := dkey{rw.LinkID, rw.day, dv[0], dv[1]}
+				d := dims[k]
+				if d == nil {
+					d = &dcount{ws: rw.WorkspaceID}
+					dims[k] = d
+				}
+				d.clicks++
+				if !rw.Bot {
+					d.human++
+				}
 			}
-			return int(a.hour - b.hour)
-		})
-		for _, k := range ks {
+		}
+		for _, k := range slices.SortedFunc(maps.Keys(counts), func(a, b ckey) int {
+			return cmp.Or(strings.Compare(a.link, b.link), cmp.Compare(a.hour, b.hour))
+		}) {
 			c := counts[k]
 			if _, err := tx.ExecContext(ctx, `INSERT INTO click_counts (link_id, hour, workspace_id, total, human, uniques) VALUES ($1, $2, $3, $4, $5, $6)
 				ON CONFLICT (link_id, hour) DO UPDATE SET total = click_counts.total + excluded.total,
 				human = click_counts.human + excluded.human, uniques = click_counts.uniques + excluded.uniques`,
 				k.link, k.hour, c.ws, c.total, c.human, c.uniques); err != nil {
 				return fmt.Errorf("links: count clicks: %w", err)
+			}
+		}
+		for _, k := range slices.SortedFunc(maps.Keys(dims), func(a, b dkey) int {
+			return cmp.Or(strings.Compare(a.link, b.link), cmp.Compare(a.day, b.day), strings.Compare(a.dim, b.dim), strings.Compare(a.val, b.val))
+		}) {
+			d := dims[k]
+			if _, err := tx.ExecContext(ctx, `INSERT INTO click_dims (link_id, day, dim, value, workspace_id, clicks, human) VALUES ($1, $2, $3, $4, $5, $6, $7)
+				ON CONFLICT (link_id, day, dim, value) DO UPDATE SET clicks = click_dims.clicks + excluded.clicks, human = click_dims.human + excluded.human`,
+				k.link, k.day, k.dim, k.val, d.ws, d.clicks, d.human); err != nil {
+				return fmt.Errorf("links: count clicks by %s: %w", k.dim, err)
 			}
 		}
 		return nil

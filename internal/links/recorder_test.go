@@ -70,6 +70,9 @@ func TestRecorderCountsAndUniques(t *testing.T) {
 			`SELECT CAST(SUM(total) AS BIGINT) - (SELECT COUNT(*) FROM clicks) FROM click_counts`,
 			`SELECT CAST(SUM(human) AS BIGINT) - (SELECT COUNT(*) FROM clicks WHERE NOT bot) FROM click_counts`,
 			`SELECT CAST(SUM(uniques) AS BIGINT) - (SELECT COUNT(*) FROM clicks WHERE is_unique) FROM click_counts`,
+			`SELECT CAST(SUM(clicks) AS BIGINT) - (SELECT COUNT(*) FROM clicks) FROM click_dims WHERE dim = 'device'`,
+			`SELECT CAST(SUM(human) AS BIGINT) - (SELECT COUNT(*) FROM clicks WHERE NOT bot) FROM click_dims WHERE dim = 'referrer'`,
+			`SELECT CAST(SUM(clicks) AS BIGINT) - (SELECT COUNT(*) FROM clicks WHERE bot) FROM click_dims WHERE dim = 'bot'`,
 		} {
 			if n := count(t, db, q); n != 0 {
 				t.Fatalf("counters disagree with clicks by %d: %s", n, q)
@@ -152,6 +155,9 @@ func TestRecorderSpillsAndReplays(t *testing.T) {
 		}
 		if n := count(t, db, `SELECT CAST(SUM(total) AS BIGINT) FROM click_counts`); n != 300 {
 			t.Fatalf("counters say %d after a duplicate replay, want 300", n)
+		}
+		if n := count(t, db, `SELECT CAST(SUM(clicks) AS BIGINT) FROM click_dims WHERE dim = 'country'`); n != 300 {
+			t.Fatalf("breakdowns say %d after a duplicate replay, want 300", n)
 		}
 	})
 }

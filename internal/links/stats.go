@@ -3,6 +3,7 @@ package links
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/roost-hq/roost/internal/valid"
@@ -101,11 +102,9 @@ type Stats struct {
 func (s *Store) Stats(ctx context.Context, wsID, linkID string, r Range) (Stats, error) {
 	st := Stats{From: r.From, To: r.To, Interval: r.Interval}
 	step := r.step()
-	// Clicks are indexed by link and time only (every index slows the click
-	// writer): the workspace's clicks are found through its links.
-	scope, clickScope, args := `workspace_id = $1`, `link_id IN (SELECT id FROM links WHERE workspace_id = $1)`, []any{wsID, r.From.UnixMicro(), r.To.UnixMicro()}
+	scope, args := `workspace_id = $1`, []any{wsID, r.From.UnixMicro(), r.To.UnixMicro()}
 	if linkID != "" {
-		scope, clickScope, args = `workspace_id = $1 AND link_id = $4`, `workspace_id = $1 AND link_id = $4`, append(args, linkID)
+		scope, args = `workspace_id = $1 AND link_id = $4`, append(args, linkID)
 	}
 	// The series comes from the hourly counters, never from raw clicks.
 	byBucket := map[int64]*Counts{}
@@ -137,20 +136,18 @@ func (s *Store) Stats(ctx context.Context, wsID, linkID string, r Range) (Stats,
 		st.Total.Unique += p.Unique
 		st.Series = append(st.Series, p)
 	}
+	// Breakdowns come from the daily rollups: for an hourly range they
+	// cover the whole days it touches.
+	dayArgs := slices.Clone(args)
+	dayArgs[1], dayArgs[2] = day(r.From), day(r.To.Add(-time.Microsecond))+1
 	for _, d := range []struct {
-		col  string
-		out  *[]Slice
-		cond string
-	}{
-		{"referrer_host", &st.Referrers, ""},
-		{"device", &st.Devices, ""},
-		{"country", &st.Countries, ""},
-		{"bot_reason", &st.Bots, " AND bot"},
-	} {
-		rows, err := s.db.R.QueryContext(ctx, fmt.Sprintf(`SELECT %[1]s, COUNT(*), SUM(CASE WHEN bot THEN 0 ELSE 1 END) FROM clicks
-			WHERE %[2]s AND at >= $2 AND at < $3%[3]s GROUP BY %[1]s ORDER BY COUNT(*) DESC, %[1]s LIMIT 20`, d.col, clickScope, d.cond), args...)
+		dim string
+		out *[]Slice
+	}{{"referrer", &st.Referrers}, {"device", &st.Devices}, {"country", &st.Countries}, {"bot", &st.Bots}} {
+		rows, err := s.db.R.QueryContext(ctx, `SELECT value, CAST(SUM(clicks) AS BIGINT), CAST(SUM(human) AS BIGINT) FROM click_dims
+			WHERE `+scope+` AND day >= $2 AND day < $3 AND dim = '`+d.dim+`' GROUP BY value ORDER BY 2 DESC, value LIMIT 20`, dayArgs...)
 		if err != nil {
-			return st, fmt.Errorf("links: stats by %s: %w", d.col, err)
+			return st, fmt.Errorf("links: stats by %s: %w", d.dim, err)
 		}
 		*d.out = []Slice{}
 		for rows.Next() {

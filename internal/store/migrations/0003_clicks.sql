@@ -1,11 +1,12 @@
--- Clicks and their counters: the tables the click writer fills in batches.
--- SQLite has its own copy of this file (0003_clicks.sqlite.sql) that makes
--- them WITHOUT ROWID tables: one B-tree per table instead of two, which
--- halves the work of every insert.
+-- Clicks and the rollups read back from them, filled in batches by the
+-- click writer. SQLite has its own copy of this file (0003_clicks.sqlite.sql)
+-- that makes them WITHOUT ROWID tables: one B-tree per table instead of two,
+-- which halves the work of every insert.
 
--- One row per redirect, written in batches by the click writer. id is the
--- click ID handed to the store. No foreign keys: inserts stay cheap, and a
--- click outlives nothing it points to (links are never hard-deleted).
+-- One row per redirect. id is the click ID handed to the store, which
+-- orders look up; reports read the rollups below, so clicks need no other
+-- index. No foreign keys: inserts stay cheap, and a click outlives nothing
+-- it points to (links are never hard-deleted).
 CREATE TABLE clicks (
     id TEXT PRIMARY KEY,
     workspace_id TEXT NOT NULL,
@@ -21,7 +22,6 @@ CREATE TABLE clicks (
     bot_reason TEXT NOT NULL DEFAULT '',
     is_unique BOOLEAN NOT NULL DEFAULT FALSE
 );
-CREATE INDEX clicks_link_at ON clicks (link_id, at);
 
 -- A visitor's first click on a link each UTC day; the primary key decides
 -- uniqueness across every node.
@@ -32,8 +32,9 @@ CREATE TABLE click_uniques (
     PRIMARY KEY (link_id, day, visitor)
 );
 
--- Hourly counters (hour: start of the hour in microseconds), added to once per batch by each node's click writer, so a
--- viral link never locks one row per click.
+-- Hourly counters (hour: start of the hour in microseconds), added to once
+-- per batch by each node's writer, so a viral link never locks one row per
+-- click.
 CREATE TABLE click_counts (
     link_id TEXT NOT NULL,
     hour BIGINT NOT NULL,
@@ -45,3 +46,16 @@ CREATE TABLE click_counts (
 );
 CREATE INDEX click_counts_workspace ON click_counts (workspace_id, hour);
 
+-- Daily clicks by referrer, device, country and bot reason (dim), kept
+-- the same way: the breakdowns of a report never scan raw clicks.
+CREATE TABLE click_dims (
+    link_id TEXT NOT NULL,
+    day BIGINT NOT NULL,
+    dim TEXT NOT NULL,
+    value TEXT NOT NULL,
+    workspace_id TEXT NOT NULL,
+    clicks BIGINT NOT NULL DEFAULT 0,
+    human BIGINT NOT NULL DEFAULT 0,
+    PRIMARY KEY (link_id, day, dim, value)
+);
+CREATE INDEX click_dims_workspace ON click_dims (workspace_id, day);
