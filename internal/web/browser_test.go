@@ -12,6 +12,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 	"github.com/roost-hq/roost/internal/browsertest"
+	"github.com/roost-hq/roost/internal/links"
 	"github.com/roost-hq/roost/internal/server/servertest"
 	"github.com/roost-hq/roost/internal/store"
 )
@@ -67,6 +68,16 @@ func TestBrowserSignIn(t *testing.T) {
 			}
 			if browsertest.Get(t, ctx, chromedp.Evaluate[bool](sidewaysScroll)) {
 				t.Fatal("the members page scrolls sideways")
+			}
+			// The links page, with a long destination, fits too.
+			w, _ := e.Team.WorkspaceBySlug(context.Background(), "dell-outlet")
+			if _, err := e.Links.Create(context.Background(), w.ID, links.NewLink{Destination: "https://shop.example.com/" + strings.Repeat("very-long-path-segment/", 12), Title: "Long one", Tags: []string{"outlet"}}); err != nil {
+				t.Fatal(err)
+			}
+			browsertest.Do(t, ctx, chromedp.Click(`nav.main a[href="/app/links"]`), chromedp.WaitVisible(`table`))
+			browsertest.Screenshot(t, ctx, "links")
+			if browsertest.Get(t, ctx, chromedp.Evaluate[bool](sidewaysScroll)) {
+				t.Fatal("the links page scrolls sideways")
 			}
 		})
 	}
