@@ -29,7 +29,7 @@ func workspace(t testing.TB, db *store.DB, name string) team.Workspace {
 func input(slug string, mode offers.CodeMode, cap int64) offers.Input {
 	return offers.Input{Slug: slug, Title: "XPS 13 outlet deal", LandingURL: "https://shop.example.com/xps", Currency: "USD",
 		Products: []offers.Product{{SKU: "XPS13-9340", Name: "XPS 13", RegularPrice: 129900, DealPrice: 99900}},
-		Cap: cap, Audience: offers.Public, CodeMode: mode, SharedCode: "OUTLET20", CodePrefix: "OUT-", Published: true}
+		Cap:      cap, Audience: offers.Public, CodeMode: mode, SharedCode: "OUTLET20", CodePrefix: "OUT-", Published: true}
 }
 
 func person(n int) offers.Identity {
