@@ -143,6 +143,22 @@ func (s *Store) Claim(ctx context.Context, o Offer, req ClaimRequest) (Claim, er
 			return Claim{}, ErrNotFollow
 		}
 	}
+	// Once sold out, refusals and repeat requests are answered from the
+	// read pool without taking the write lock: a sold-out offer under a
+	// crowd must not queue everyone behind the writer. (The conditional
+	// update below still decides every unit.)
+	var left int64
+	if err := s.db.R.QueryRowContext(ctx, `SELECT cap - claimed FROM offers WHERE id = $1`, o.ID).Scan(&left); err != nil {
+		return Claim{}, fmt.Errorf("offers: read stock: %w", err)
+	}
+	if left <= 0 {
+		c, err := scanClaim(s.db.R.QueryRowContext(ctx, `SELECT `+claimCols+` FROM claims WHERE offer_id = $1 AND (request_key = $2
+			OR ($3 = 1 AND network = $4 AND account_id = $5 AND slot = 1))`, o.ID, req.RequestKey, o.PerPerson, req.Identity.Network, req.Identity.AccountID))
+		if errors.Is(err, store.ErrNotFound) {
+			return Claim{}, ErrSoldOut
+		}
+		return c, err
+	}
 	// Two requests of one person can race for the same slot: the loser's
 	// transaction fails on the unique key, and its second try finds the
 	// winner's claim.
