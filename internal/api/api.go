@@ -14,6 +14,7 @@ import (
 	"github.com/roost-hq/roost/internal/auth"
 	"github.com/roost-hq/roost/internal/httpx"
 	"github.com/roost-hq/roost/internal/links"
+	"github.com/roost-hq/roost/internal/offers"
 	"github.com/roost-hq/roost/internal/secret"
 	"github.com/roost-hq/roost/internal/store"
 	"github.com/roost-hq/roost/internal/team"
@@ -25,6 +26,7 @@ type API struct {
 	Team    *team.Store
 	Auth    *auth.Store
 	Links   *links.Service
+	Offers  *offers.Store
 	Keys    *secret.Keys
 	Log     *slog.Logger
 	BaseURL string
@@ -81,6 +83,16 @@ func (a *API) Register(mux *httpx.Mux) {
 	mux.Handle("GET /api/v1/stats/clicks", httpx.APIKey, a.authed(a.clickStats))
 	mux.Handle("GET /api/v1/link-settings", httpx.APIKey, a.authed(a.getLinkSettings))
 	mux.Handle("PUT /api/v1/link-settings", httpx.APIKey, a.authed(a.putLinkSettings))
+
+	mux.Handle("GET /api/v1/offers", httpx.APIKey, a.authed(a.listOffers))
+	mux.Handle("POST /api/v1/offers", httpx.APIKey, a.authed(a.idempotent(a.createOffer)))
+	mux.Handle("GET /api/v1/offers/{id}", httpx.APIKey, a.authed(a.getOffer))
+	mux.Handle("PATCH /api/v1/offers/{id}", httpx.APIKey, a.authed(a.updateOffer))
+	mux.Handle("GET /api/v1/offers/{id}/codes.csv", httpx.APIKey, a.authed(a.offerCodes))
+	mux.Handle("POST /api/v1/offers/{id}/pool", httpx.APIKey, a.authed(a.importPool))
+	mux.Handle("GET /api/v1/claims", httpx.APIKey, a.authed(a.listClaims))
+	mux.Handle("POST /api/v1/claims/redeem", httpx.APIKey, a.authed(a.redeem(false)))
+	mux.Handle("POST /api/v1/claims/release", httpx.APIKey, a.authed(a.redeem(true)))
 }
 
 func (a *API) authed(h handler) http.Handler { return a.wrap(h, true) }

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/roost-hq/roost/internal/offers"
 	"github.com/roost-hq/roost/internal/store"
 	"github.com/roost-hq/roost/internal/valid"
 )
@@ -57,6 +58,11 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 		}
 		p.Errors = ve.Fields
 		writeProblem(w, p)
+		return
+	}
+	var ref *offers.Refusal
+	if errors.As(err, &ref) {
+		writeProblem(w, problem(http.StatusConflict, ref.Code, ref.Message))
 		return
 	}
 	if errors.Is(err, store.ErrNotFound) {

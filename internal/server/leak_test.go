@@ -9,6 +9,7 @@ import (
 
 	"github.com/roost-hq/roost/internal/httpx"
 	"github.com/roost-hq/roost/internal/links"
+	"github.com/roost-hq/roost/internal/offers"
 	"github.com/roost-hq/roost/internal/server/servertest"
 	"github.com/roost-hq/roost/internal/store"
 	"github.com/roost-hq/roost/internal/store/storetest"
@@ -38,9 +39,19 @@ func TestNoRouteLeaksAcrossWorkspaces(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		offerA, err := e.Offers.Create(ctx, wsA.ID, "", offers.Input{Slug: "alphasecret-deal", Title: "Alphasecret deal", LandingURL: "https://shop.example.com/",
+			Currency: "USD", Cap: 5, Audience: offers.Public, CodeMode: offers.Unique, Published: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		claimA, err := e.Offers.Claim(ctx, offerA, offers.ClaimRequest{Identity: offers.Identity{Network: "sandbox", AccountID: "alphasecret-person", Handle: "@alphasecret"}})
+		if err != nil {
+			t.Fatal(err)
+		}
 		wsB, _ := e.Owner("Beta Shop", "owner.beta@example.com")
 		keyB := e.Key(wsB.ID)
-		markers := []string{"Alphasecret", "alphasecret", "agent.alpha@example.com", "owner.alpha@example.com", "^ALPHA", wsA.ID, agentA.ID, keyA.ID, ownerA.ID, linkA.ID}
+		markers := []string{"Alphasecret", "alphasecret", "agent.alpha@example.com", "owner.alpha@example.com", "^ALPHA", wsA.ID, agentA.ID, keyA.ID, ownerA.ID, linkA.ID,
+			offerA.ID, claimA.ID, claimA.Code}
 
 		params := map[string]string{
 			"/api/v1/members/{id}":                agentA.ID,
@@ -51,6 +62,9 @@ func TestNoRouteLeaksAcrossWorkspaces(t *testing.T) {
 			"/app/settings/api-keys/{id}/revoke":  keyA.ID,
 			"/static/{file...}":                   "roost.css",
 			"/api/v1/links/{id}":                  linkA.ID,
+			"/api/v1/offers/{id}":                 offerA.ID,
+			"/api/v1/offers/{id}/codes.csv":       offerA.ID,
+			"/api/v1/offers/{id}/pool":            offerA.ID,
 			"/app/links/{id}":                     linkA.ID,
 			"/app/links/{id}/delete":              linkA.ID,
 			"/app/links/{id}/qr.svg":              linkA.ID,
@@ -180,6 +194,12 @@ func TestNoRouteLeaksAcrossWorkspaces(t *testing.T) {
 		if l, err := e.Links.Get(ctx, wsA.ID, linkA.ID); err != nil || l.Destination != linkA.Destination {
 			t.Fatalf("A's link changed by B: %+v %v", l, err)
 		}
+		if r := e.API(keyB, "POST", "/api/v1/claims/redeem", `{"code":"`+claimA.Code+`","order_ref":"o-1"}`); r.Status != http.StatusNotFound {
+			t.Errorf("B redeeming A's code: %d %s", r.Status, r.Body)
+		}
+		if cs, _ := e.Offers.ClaimsFor(ctx, offerA.ID, claimA.Identity); len(cs) != 1 || cs[0].Status != offers.Active {
+			t.Fatalf("A's claim changed by B: %+v", cs)
+		}
 		k, err := e.Auth.APIKey(ctx, wsA.ID, keyA.ID)
 		if err != nil || k.RevokedAt != nil {
 			t.Fatalf("A's key changed by B: %+v %v", k, err)
@@ -197,7 +217,8 @@ func TestNoRouteLeaksAcrossWorkspaces(t *testing.T) {
 				t.Errorf("A's own page %s does not show A's data: the leak check would miss leaks there", p)
 			}
 		}
-		for _, p := range []string{"/api/v1/workspace", "/api/v1/members", "/api/v1/api-keys", "/api/v1/members/" + agentA.ID, "/api/v1/api-keys/" + keyA.ID, "/api/v1/links", "/api/v1/links/" + linkA.ID} {
+		for _, p := range []string{"/api/v1/workspace", "/api/v1/members", "/api/v1/api-keys", "/api/v1/members/" + agentA.ID, "/api/v1/api-keys/" + keyA.ID, "/api/v1/links", "/api/v1/links/" + linkA.ID,
+			"/api/v1/offers", "/api/v1/offers/" + offerA.ID, "/api/v1/claims", "/api/v1/offers/" + offerA.ID + "/codes.csv"} {
 			if r := e.API(keyAsecret, "GET", p, ""); r.Status != 200 || !strings.Contains(strings.ToLower(r.Body), "alphasecret") && !strings.Contains(r.Body, agentA.ID) {
 				t.Errorf("A's own %s does not show A's data (%d)", p, r.Status)
 			}

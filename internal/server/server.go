@@ -18,6 +18,7 @@ import (
 	"github.com/roost-hq/roost/internal/httpx"
 	"github.com/roost-hq/roost/internal/links"
 	"github.com/roost-hq/roost/internal/metrics"
+	"github.com/roost-hq/roost/internal/offers"
 	"github.com/roost-hq/roost/internal/secret"
 	"github.com/roost-hq/roost/internal/store"
 	"github.com/roost-hq/roost/internal/team"
@@ -44,6 +45,7 @@ type Server struct {
 	Team    *team.Store
 	Auth    *auth.Store
 	Links   *links.Service
+	Offers  *offers.Store
 	Web     *web.Web
 	API     *api.API
 	Metrics *metrics.Registry
@@ -65,7 +67,8 @@ func New(ctx context.Context, o Options) (*Server, error) {
 		s.Links.Close(ctx)
 		return nil, err
 	}
-	s.API = &api.API{DB: o.DB, Team: s.Team, Auth: s.Auth, Links: s.Links, Keys: o.Keys, Log: o.Log, BaseURL: o.BaseURL}
+	s.Offers = offers.NewStore(o.DB)
+	s.API = &api.API{DB: o.DB, Team: s.Team, Auth: s.Auth, Links: s.Links, Offers: s.Offers, Keys: o.Keys, Log: o.Log, BaseURL: o.BaseURL}
 
 	s.Metrics.RegisterRuntime()
 	pool := func(f func(sql.DBStats) int) func() float64 {
@@ -133,21 +136,29 @@ func CheckKey(ctx context.Context, db *store.DB, keys *secret.Keys) error {
 	return nil
 }
 
-// housekeepingEvery is how often expired sessions, one-time tokens and kept
-// idempotent responses are deleted. Every node does it; the deletes are
-// idempotent, so several nodes doing it at once is harmless.
-const housekeepingEvery = time.Hour
+// Housekeeping runs on every node; each task is idempotent (a delete, or
+// a conditional update per row), so nodes doing it at once is harmless.
+// Unredeemed claims expire each minute; expired sessions, one-time tokens
+// and kept idempotent responses are deleted each hour.
+const housekeepingEvery = time.Minute
 
 func (s *Server) housekeeping(ctx context.Context) {
 	t := time.NewTicker(housekeepingEvery)
 	defer t.Stop()
-	for {
+	for tick := 0; ; tick++ {
 		now := time.Now()
-		if err := s.Auth.Expire(ctx, now); err != nil && ctx.Err() == nil {
+		if n, err := s.Offers.ExpireClaims(ctx, now); err != nil && ctx.Err() == nil {
 			s.Log.Warn("housekeeping", "err", err)
+		} else if n > 0 {
+			s.Log.Info("expired unredeemed claims", "claims", n)
 		}
-		if err := api.ExpireIdempotencyKeys(ctx, s.DB, now); err != nil && ctx.Err() == nil {
-			s.Log.Warn("housekeeping", "err", err)
+		if tick%60 == 0 {
+			if err := s.Auth.Expire(ctx, now); err != nil && ctx.Err() == nil {
+				s.Log.Warn("housekeeping", "err", err)
+			}
+			if err := api.ExpireIdempotencyKeys(ctx, s.DB, now); err != nil && ctx.Err() == nil {
+				s.Log.Warn("housekeeping", "err", err)
+			}
 		}
 		select {
 		case <-ctx.Done():
