@@ -11,16 +11,12 @@ import (
 
 	"github.com/roost-hq/roost/internal/id"
 	"github.com/roost-hq/roost/internal/secret"
+	"github.com/roost-hq/roost/internal/social"
 	"github.com/roost-hq/roost/internal/store"
 )
 
-// Identity is a person as a network knows them: the stable account ID is
-// what counts, the handle is for people to read.
-type Identity struct {
-	Network   string `json:"network"`
-	AccountID string `json:"account_id"`
-	Handle    string `json:"handle"`
-}
+// Identity is a person as a network knows them.
+type Identity = social.Identity
 
 // ClaimStatus is where a claim is.
 type ClaimStatus string
