@@ -91,9 +91,10 @@ func openSQLite(ctx context.Context, path string) (*DB, error) {
 			return nil, fmt.Errorf("cannot create data directory: %w", err)
 		}
 	}
-	pragmas := "_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)"
+	pragmas := "_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)"
 	dsn := "file:" + (&url.URL{Path: path}).EscapedPath() + "?" + pragmas
-	w, err := sql.Open("sqlite", dsn+"&_txlock=immediate")
+	// WAL is a property of the file: the writer sets it, readers inherit it.
+	w, err := sql.Open("sqlite", dsn+"&_pragma=journal_mode(WAL)&_txlock=immediate")
 	if err != nil {
 		return nil, fmt.Errorf("cannot open SQLite database %s: %w", path, err)
 	}
@@ -104,7 +105,7 @@ func openSQLite(ctx context.Context, path string) (*DB, error) {
 	// The writer must exist before readers open the file, so WAL mode is set.
 	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	if err := w.PingContext(pctx); err != nil {
+	if err := pingSQLite(pctx, w); err != nil {
 		w.Close()
 		return nil, fmt.Errorf("cannot open SQLite database %s: %w", path, err)
 	}
@@ -117,12 +118,30 @@ func openSQLite(ctx context.Context, path string) (*DB, error) {
 	r.SetMaxOpenConns(n)
 	r.SetMaxIdleConns(n)
 	r.SetConnMaxIdleTime(0)
-	if err := r.PingContext(pctx); err != nil {
+	if err := pingSQLite(pctx, r); err != nil {
 		w.Close()
 		r.Close()
 		return nil, fmt.Errorf("cannot open SQLite database %s: %w", path, err)
 	}
 	return &DB{W: w, R: r, Dialect: SQLite, Where: "sqlite:" + path}, nil
+}
+
+// pingSQLite opens a first connection. Switching a new file to WAL needs
+// an exclusive lock that the busy timeout does not wait for, so when
+// several processes open one new file at once, the losers try again.
+func pingSQLite(ctx context.Context, db *sql.DB) error {
+	for wait := 20 * time.Millisecond; ; wait *= 2 {
+		err := db.PingContext(ctx)
+		var se *sqlite.Error
+		if err == nil || !errors.As(err, &se) || se.Code()&0xff != sqlite3.SQLITE_BUSY {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(wait):
+		}
+	}
 }
 
 func openPostgres(ctx context.Context, rawURL string) (*DB, error) {
