@@ -20,6 +20,7 @@ import (
 	"github.com/roost-hq/roost/internal/metrics"
 	"github.com/roost-hq/roost/internal/offers"
 	"github.com/roost-hq/roost/internal/secret"
+	"github.com/roost-hq/roost/internal/social"
 	"github.com/roost-hq/roost/internal/store"
 	"github.com/roost-hq/roost/internal/team"
 	"github.com/roost-hq/roost/internal/web"
@@ -46,6 +47,7 @@ type Server struct {
 	Auth    *auth.Store
 	Links   *links.Service
 	Offers  *offers.Store
+	Social  *social.Store
 	Web     *web.Web
 	API     *api.API
 	Metrics *metrics.Registry
@@ -62,12 +64,14 @@ func New(ctx context.Context, o Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.Web = &web.Web{Team: s.Team, Auth: s.Auth, Links: s.Links, Keys: o.Keys, Log: o.Log, BaseURL: o.BaseURL, Secure: o.Secure}
+	s.Offers = offers.NewStore(o.DB)
+	s.Social = social.NewStore(o.DB)
+	s.Web = &web.Web{Team: s.Team, Auth: s.Auth, Links: s.Links, Offers: s.Offers, Social: s.Social, Keys: o.Keys, Log: o.Log, BaseURL: o.BaseURL, Secure: o.Secure,
+		Networks: map[string]social.Connector{social.Sandbox: social.NewSandbox(o.DB)}}
 	if err := s.Web.Init(); err != nil {
 		s.Links.Close(ctx)
 		return nil, err
 	}
-	s.Offers = offers.NewStore(o.DB)
 	s.API = &api.API{DB: o.DB, Team: s.Team, Auth: s.Auth, Links: s.Links, Offers: s.Offers, Keys: o.Keys, Log: o.Log, BaseURL: o.BaseURL}
 
 	s.Metrics.RegisterRuntime()

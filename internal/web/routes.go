@@ -41,6 +41,8 @@ func (s *Web) Register(mux *httpx.Mux) {
 	public("POST /app/setup/{token}", s.setup)
 	public("GET /app/invite/{token}", s.invitePage)
 	public("POST /app/invite/{token}", s.acceptInvite)
+	public("GET /o/{slug}", s.claimPage)
+	public("POST /o/{slug}", s.claimPost)
 
 	signedIn := func(pattern string, h http.HandlerFunc) {
 		mux.Handle(pattern, httpx.Session, s.page(true, s.inWorkspace(h)))

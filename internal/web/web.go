@@ -22,8 +22,10 @@ import (
 	"github.com/roost-hq/roost/internal/auth"
 	"github.com/roost-hq/roost/internal/id"
 	"github.com/roost-hq/roost/internal/links"
+	"github.com/roost-hq/roost/internal/offers"
 	"github.com/roost-hq/roost/internal/ratelimit"
 	"github.com/roost-hq/roost/internal/secret"
+	"github.com/roost-hq/roost/internal/social"
 	"github.com/roost-hq/roost/internal/store"
 	"github.com/roost-hq/roost/internal/team"
 	"github.com/roost-hq/roost/internal/valid"
@@ -37,16 +39,21 @@ var staticFS embed.FS
 
 // Web serves the dashboard under /app and its static files under /static.
 type Web struct {
-	Team    *team.Store
-	Auth    *auth.Store
-	Links   *links.Service
-	Keys    *secret.Keys
-	Log     *slog.Logger
-	BaseURL string
-	Secure  bool // set Secure on cookies (the public URL is HTTPS)
+	Team   *team.Store
+	Auth   *auth.Store
+	Links  *links.Service
+	Offers *offers.Store
+	Social *social.Store
+	// Networks are the connectors claim pages sign people in with.
+	Networks map[string]social.Connector
+	Keys     *secret.Keys
+	Log      *slog.Logger
+	BaseURL  string
+	Secure   bool // set Secure on cookies (the public URL is HTTPS)
 
 	loginByIP    *ratelimit.Limiter
 	loginByEmail *ratelimit.Limiter
+	claimsByIP   *ratelimit.Limiter
 	pages        map[string]*template.Template
 	static       map[string]string // file name → content hash, for cache busting
 	csrf         *http.CrossOriginProtection
@@ -59,6 +66,7 @@ type Web struct {
 func (s *Web) Init() error {
 	s.loginByIP = ratelimit.New(20, time.Minute)
 	s.loginByEmail = ratelimit.New(5, 3*time.Minute)
+	s.claimsByIP = ratelimit.New(20, 6*time.Second)
 	s.csrf = http.NewCrossOriginProtection()
 	s.csrf.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.message(w, r, http.StatusForbidden, "Request refused", "This form was sent from another site, so Roost refused it. Go back, reload the page and try again.")
@@ -180,6 +188,8 @@ type view struct {
 	Form   map[string]string
 	Errors *valid.Errors
 	Data   any
+	// Layout overrides the layout: "public" for pages visitors see.
+	Layout string
 }
 
 type viewerCtx struct{}
@@ -216,6 +226,9 @@ func (s *Web) render(w http.ResponseWriter, r *http.Request, status int, page st
 			}
 			v.Nav = append(v.Nav, n)
 		}
+	}
+	if v.Layout != "" {
+		layout = v.Layout
 	}
 	var b strings.Builder
 	if err := t.ExecuteTemplate(&b, layout, v); err != nil {

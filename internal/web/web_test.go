@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/roost-hq/roost/internal/offers"
 	"github.com/roost-hq/roost/internal/server/servertest"
 	"github.com/roost-hq/roost/internal/store"
 	"github.com/roost-hq/roost/internal/store/storetest"
@@ -177,6 +178,13 @@ func TestDashboard(t *testing.T) {
 		wantRedirect(t, owner.Post("/app/", "/app/logout", nil), "/app/login")
 		want(t, owner.Get("/app/login"), 200, "You have signed out")
 		wantRedirect(t, owner.Get("/app/"), "/app/login?next=%2Fapp%2F")
+
+		// An offer's public page (the claim flows have their own test).
+		if _, err := e.Offers.Create(ctx, mustWorkspace(t, e, "dell-outlet").ID, "", offers.Input{Slug: "xps-deal", Title: "XPS deal", LandingURL: "https://shop.example.com/",
+			Currency: "USD", Cap: 5, Audience: offers.Public, CodeMode: offers.Unique, Published: true}); err != nil {
+			t.Fatal(err)
+		}
+		want(t, e.Browser().Get("/o/xps-deal"), 200, "XPS deal", "Claim my code")
 
 		for _, p := range e.Web.Pages() {
 			if !e.Web.Rendered(p) {

@@ -1,0 +1,278 @@
+package web
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/roost-hq/roost/internal/httpx"
+	"github.com/roost-hq/roost/internal/id"
+	"github.com/roost-hq/roost/internal/links"
+	"github.com/roost-hq/roost/internal/money"
+	"github.com/roost-hq/roost/internal/offers"
+	"github.com/roost-hq/roost/internal/secret"
+	"github.com/roost-hq/roost/internal/social"
+	"github.com/roost-hq/roost/internal/store"
+	"github.com/roost-hq/roost/internal/team"
+)
+
+// The public claim page, /o/{slug}: what a shopper on a phone sees. It
+// knows people three ways: a first-party visitor cookie (public and link
+// audiences), the click ID they arrived with (kept in a cookie), and, for
+// followers, who they signed in as on a network (a sealed cookie).
+const (
+	visitorCookie = "roost_visitor"
+	clickCookie   = "roost_cid"
+	personCookie  = "roost_person"
+	cookieLife    = 30 * 24 * time.Hour
+)
+
+type productLine struct{ Name, Regular, Deal string }
+
+type claimData struct {
+	Offer        offers.Offer
+	Brand        string
+	Products     []productLine
+	TimeLeft     string
+	TimeLabel    string
+	Claims       []offers.Claim
+	ShopURL      string
+	CanClaim     bool
+	Refusal      string
+	Person       *social.Identity
+	AccountsText string
+	Nonce        string // one per page: a claim form sent twice claims once
+}
+
+func (s *Web) claimOffer(r *http.Request) (offers.Offer, team.Workspace, error) {
+	o, err := s.Offers.BySlug(r.Context(), r.PathValue("slug"))
+	if err != nil {
+		return o, team.Workspace{}, err
+	}
+	if !o.Published {
+		return o, team.Workspace{}, store.ErrNotFound // a draft has no public page
+	}
+	w, err := s.Team.Workspace(r.Context(), o.WorkspaceID)
+	return o, w, err
+}
+
+// visitor returns the browser's visitor ID, setting the cookie if needed.
+func (s *Web) visitor(w http.ResponseWriter, r *http.Request) string {
+	if c, err := r.Cookie(visitorCookie); err == nil && len(c.Value) == 32 {
+		return c.Value
+	}
+	v := id.Token(20)
+	s.setCookie(w, visitorCookie, v, cookieLife)
+	r.AddCookie(&http.Cookie{Name: visitorCookie, Value: v})
+	return v
+}
+
+// person returns who the browser signed in as on a network, if anyone.
+func (s *Web) person(r *http.Request) *social.Identity {
+	c, err := r.Cookie(personCookie)
+	if err != nil {
+		return nil
+	}
+	plain, err := s.Keys.Open(c.Value, "person")
+	if err != nil {
+		return nil
+	}
+	parts := strings.SplitN(plain, "\n", 3)
+	if len(parts) != 3 {
+		return nil
+	}
+	return &social.Identity{Network: parts[0], AccountID: parts[1], Handle: parts[2]}
+}
+
+// identity is who claims: the signed-in network person for followers
+// offers, the browser for the others.
+func (s *Web) identity(w http.ResponseWriter, r *http.Request, o offers.Offer) *social.Identity {
+	if o.Audience == offers.Followers {
+		return s.person(r)
+	}
+	return &social.Identity{Network: "web", AccountID: s.visitor(w, r)}
+}
+
+func (s *Web) claimPage(w http.ResponseWriter, r *http.Request) {
+	o, ws, err := s.claimOffer(r)
+	if err != nil {
+		s.offerMissing(w, r, err)
+		return
+	}
+	// Arriving from a tracked link: keep the click for the claim and the store.
+	if cid := r.URL.Query().Get("roost_cid"); cid != "" && len(cid) <= 40 {
+		s.setCookie(w, clickCookie, cid, cookieLife)
+		r.AddCookie(&http.Cookie{Name: clickCookie, Value: cid})
+	}
+	s.renderClaim(w, r, http.StatusOK, o, ws, "")
+}
+
+func (s *Web) offerMissing(w http.ResponseWriter, r *http.Request, err error) {
+	if errors.Is(err, store.ErrNotFound) {
+		s.render(w, r, http.StatusNotFound, "message", view{Title: "Offer not found", Layout: "auth", Data: messageData{Code: 404,
+			Heading: "Offer not found", Text: "This offer does not exist, or is not open. Check the link in the brand's post.", Link: "/", LinkText: "OK"}})
+		return
+	}
+	s.fail(w, r, err)
+}
+
+func (s *Web) renderClaim(w http.ResponseWriter, r *http.Request, status int, o offers.Offer, ws team.Workspace, refusal string) {
+	now := time.Now()
+	d := claimData{Offer: o, Brand: ws.Name, Refusal: refusal, Person: s.person(r), Nonce: id.Token(10)}
+	for _, p := range o.Products {
+		d.Products = append(d.Products, productLine{p.Name, money.Format(p.RegularPrice, o.Currency), money.Format(p.DealPrice, o.Currency)})
+	}
+	switch st := o.State(now); st {
+	case offers.Scheduled:
+		d.TimeLeft, d.TimeLabel = until(o.StartsAt.Sub(now)), "until it starts"
+	case offers.Ended:
+		d.TimeLeft, d.TimeLabel = "Ended", o.EndsAt.UTC().Format("2 Jan 15:04 UTC")
+	default:
+		d.TimeLeft, d.TimeLabel = "No end", "while stock lasts"
+		if o.EndsAt != nil {
+			d.TimeLeft, d.TimeLabel = until(o.EndsAt.Sub(now)), "left"
+		}
+		d.CanClaim = st == offers.Live
+		if st == offers.SoldOut && refusal == "" {
+			d.Refusal = offers.ErrSoldOut.Message
+		}
+	}
+	if st := o.State(now); st == offers.Scheduled || st == offers.Ended {
+		d.Refusal = map[offers.State]string{offers.Scheduled: offers.ErrNotStarted.Message, offers.Ended: offers.ErrEnded.Message}[st]
+	}
+	if who := s.identity(w, r, o); who != nil {
+		cs, err := s.Offers.ClaimsFor(r.Context(), o.ID, *who)
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		for _, c := range cs {
+			if c.Status != offers.Expired {
+				d.Claims = append(d.Claims, c)
+			}
+		}
+		if len(d.Claims) >= o.PerPerson {
+			d.CanClaim = false
+		}
+	}
+	d.ShopURL = o.LandingURL
+	if c, err := r.Cookie(clickCookie); err == nil {
+		if st, err := s.Links.Settings(r.Context(), o.WorkspaceID); err == nil {
+			if tpl, err := links.Prepare(o.LandingURL, links.Tracking{ClickParam: st.ClickParam}); err == nil {
+				d.ShopURL = tpl.URL(c.Value)
+			}
+		}
+	}
+	var names []string
+	for _, aid := range o.Accounts {
+		if a, err := s.Social.Account(r.Context(), o.WorkspaceID, aid); err == nil {
+			names = append(names, "@"+a.Handle)
+		}
+	}
+	d.AccountsText = strings.Join(names, " or ")
+	if d.AccountsText == "" {
+		d.AccountsText = ws.Name
+	}
+	s.render(w, r, status, "claim", view{Title: o.Title + " · " + ws.Name, Layout: "public", Data: d, Form: formValues(r, "handle")})
+}
+
+func until(d time.Duration) string {
+	switch {
+	case d >= 48*time.Hour:
+		return fmt.Sprintf("%d days", int(d.Hours()/24))
+	case d >= 2*time.Hour:
+		return fmt.Sprintf("%d hours", int(d.Hours()))
+	case d >= time.Minute:
+		return fmt.Sprintf("%d min", int(d.Minutes()))
+	}
+	return "Moments"
+}
+
+func (s *Web) claimPost(w http.ResponseWriter, r *http.Request) {
+	o, ws, err := s.claimOffer(r)
+	if err != nil {
+		s.offerMissing(w, r, err)
+		return
+	}
+	if !s.claimsByIP.Allow(secret.Hash("claim:" + httpx.ClientIP(r))) {
+		w.Header().Set("Retry-After", "10")
+		s.renderClaim(w, r, http.StatusTooManyRequests, o, ws, "Too many tries from here. Wait a few seconds and try again.")
+		return
+	}
+	back := "/o/" + o.Slug
+	switch r.PostFormValue("action") {
+	case "signout":
+		s.setCookie(w, personCookie, "", -1)
+		http.Redirect(w, r, back, http.StatusSeeOther)
+	case "signin":
+		net := s.Networks[social.Sandbox]
+		p, err := net.Lookup(r.Context(), r.PostFormValue("handle"))
+		if err != nil {
+			s.renderClaim(w, r, http.StatusUnprocessableEntity, o, ws, "That is not a handle on this network, such as @you.")
+			return
+		}
+		s.setCookie(w, personCookie, s.Keys.Seal(p.Network+"\n"+p.AccountID+"\n"+p.Handle, "person"), cookieLife)
+		http.Redirect(w, r, back, http.StatusSeeOther)
+	case "claim":
+		who := s.identity(w, r, o)
+		if who == nil {
+			s.renderClaim(w, r, http.StatusUnprocessableEntity, o, ws, "Sign in first, so Roost can check that you follow.")
+			return
+		}
+		req := offers.ClaimRequest{Identity: *who}
+		if o.PerPerson > 1 {
+			req.RequestKey = r.PostFormValue("nonce")
+		}
+		if c, err := r.Cookie(clickCookie); err == nil {
+			req.ClickID = c.Value
+		}
+		if o.Audience == offers.Followers {
+			if req.FollowerOf, err = s.followerOf(r, o, *who); err != nil {
+				s.fail(w, r, err)
+				return
+			}
+		}
+		_, err := s.Offers.Claim(r.Context(), o, req)
+		var ref *offers.Refusal
+		if errors.As(err, &ref) {
+			o, _ = s.Offers.BySlug(r.Context(), o.Slug)
+			s.renderClaim(w, r, http.StatusConflict, o, ws, ref.Message)
+			return
+		}
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		http.Redirect(w, r, back, http.StatusSeeOther)
+	default:
+		http.Redirect(w, r, back, http.StatusSeeOther)
+	}
+}
+
+// followerOf returns the first of the offer's accounts the person follows,
+// asking each account's network, or "".
+func (s *Web) followerOf(r *http.Request, o offers.Offer, who social.Identity) (string, error) {
+	for _, aid := range o.Accounts {
+		a, err := s.Social.Account(r.Context(), o.WorkspaceID, aid)
+		if errors.Is(err, store.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return "", err
+		}
+		net := s.Networks[a.Network]
+		if net == nil || a.Network != who.Network {
+			continue
+		}
+		ok, err := net.Follows(r.Context(), a, who)
+		if err != nil {
+			return "", err
+		}
+		if ok {
+			return a.ID, nil
+		}
+	}
+	return "", nil
+}
