@@ -14,6 +14,7 @@ import (
 	"github.com/roost-hq/roost/internal/browsertest"
 	"github.com/roost-hq/roost/internal/links"
 	"github.com/roost-hq/roost/internal/server/servertest"
+	"github.com/roost-hq/roost/internal/social"
 	"github.com/roost-hq/roost/internal/store"
 )
 
@@ -131,5 +132,55 @@ func TestBrowserLinkClick(t *testing.T) {
 	browsertest.Screenshot(t, ctx, "link-clicked")
 	if u := browsertest.Get(t, ctx, chromedp.Text(`#stat-unique`)); u != "1" {
 		t.Fatalf("unique visitors %q, want 1", u)
+	}
+}
+
+// TestBrowserClaimOnPhone claims a followers-only offer through the sandbox
+// network on a phone, as a shopper does: sign in with the handle, claim,
+// see the code and the Shop now button. (The offer is made through the API
+// until the dashboard's offer editor exists.)
+func TestBrowserClaimOnPhone(t *testing.T) {
+	t.Parallel()
+	e := servertest.New(t, store.SQLite)
+	w, _ := e.Owner("Dell Outlet", "lena@example.com")
+	ctxb := context.Background()
+	acct, err := e.Social.CreateSandboxAccount(ctxb, w.ID, "delloutlet", "Dell Outlet")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := social.NewSandbox(e.DB).SetFollowers(ctxb, acct, []string{"shopper"}); err != nil {
+		t.Fatal(err)
+	}
+	key := e.Key(w.ID)
+	r := e.API(key, "POST", "/api/v1/offers", `{"slug":"xps-13","title":"XPS 13 for followers","description":"Outlet price, this week only.",
+		"landing_url":"https://shop.example.com/xps","currency":"USD","products":[{"sku":"XPS13","name":"XPS 13 (2024)","regular_price":129900,"deal_price":89900}],
+		"cap":50,"audience":"followers","accounts":["`+acct.ID+`"],"code_mode":"unique","code_prefix":"OUT-","published":true,"ends_at":"`+time.Now().Add(72*time.Hour).UTC().Format(time.RFC3339)+`"}`)
+	if r.Status != 201 {
+		t.Fatalf("offer: %d %s", r.Status, r.Body)
+	}
+	ctx := browsertest.New(t, browsertest.Phone)
+	browsertest.Do(t, ctx,
+		chromedp.Navigate(e.URL+"/o/xps-13"),
+		chromedp.WaitVisible(`input[name=handle]`),
+	)
+	browsertest.Screenshot(t, ctx, "offer")
+	if browsertest.Get(t, ctx, chromedp.Evaluate[bool](sidewaysScroll)) {
+		t.Fatal("the offer page scrolls sideways on a phone")
+	}
+	browsertest.Do(t, ctx,
+		chromedp.SendKeys(`input[name=handle]`, "@shopper"),
+		chromedp.Click(`form.stack button[type=submit]`),
+		chromedp.WaitVisible(`.offer-claim form button[type=submit]`),
+		chromedp.Click(`.offer-claim form button[type=submit]`),
+		chromedp.WaitVisible(`#claim-code`),
+	)
+	browsertest.Screenshot(t, ctx, "claimed")
+	code := browsertest.Get(t, ctx, chromedp.Text(`#claim-code`))
+	left := browsertest.Get(t, ctx, chromedp.Text(`#units-left`))
+	if !strings.HasPrefix(code, "OUT-") || left != "49" {
+		t.Fatalf("code %q, units left %q", code, left)
+	}
+	if shop := browsertest.Get(t, ctx, chromedp.Evaluate[string](`document.querySelector('.offer-code a').href`)); !strings.HasPrefix(shop, "https://shop.example.com/xps") {
+		t.Fatalf("Shop now goes to %q", shop)
 	}
 }
