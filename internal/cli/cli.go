@@ -54,6 +54,8 @@ func commands() []command {
 		{"apikey create", "create an API key and print it", apikeyCreate},
 		{"link create", "create a tracked short link and print its URL", linkCreate},
 		{"link stats", "print the clicks on a link", linkStats},
+		{"sandbox account", "add a brand account on the built-in sandbox network and print its ID", sandboxAccount},
+		{"sandbox followers", "list, replace (or --add to) a sandbox account's followers", sandboxFollowers},
 		{"version", "print the version", version},
 	}
 }

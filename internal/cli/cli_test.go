@@ -230,3 +230,30 @@ func TestLinkCommands(t *testing.T) {
 		})
 	}
 }
+
+func TestSandboxCommands(t *testing.T) {
+	t.Parallel()
+	env := map[string]string{"ROOST_DATA_DIR": t.TempDir()}
+	if r := roost(t, env, "a long password\n", "admin", "create", "--workspace", "Acme", "--email", "o@example.com", "--name", "O", "--password-stdin"); r.code != 0 {
+		t.Fatalf("admin create: %+v", r)
+	}
+	r := roost(t, env, "", "sandbox", "account", "--workspace", "acme", "@Outlet", "--name", "Acme Outlet")
+	if r.code != 0 || !strings.HasPrefix(r.stdout, "acc_") {
+		t.Fatalf("sandbox account: %+v", r)
+	}
+	if r := roost(t, env, "", "sandbox", "account", "--workspace", "acme", "bad handle!"); r.code != 2 {
+		t.Fatalf("bad handle: %+v", r)
+	}
+	if r := roost(t, env, "", "sandbox", "followers", "--workspace", "acme", "--account", "@outlet", "ann", "@bob"); r.code != 0 || r.stdout != "@outlet has 2 followers\n" {
+		t.Fatalf("set followers: %+v", r)
+	}
+	if r := roost(t, env, "", "sandbox", "followers", "--workspace", "acme", "--account", "outlet", "--add", "carl"); r.code != 0 || r.stdout != "@outlet has 3 followers\n" {
+		t.Fatalf("add followers: %+v", r)
+	}
+	if r := roost(t, env, "", "sandbox", "followers", "--workspace", "acme", "--account", "outlet"); r.code != 0 || r.stdout != "@ann\n@bob\n@carl\n" {
+		t.Fatalf("list followers: %+v", r)
+	}
+	if r := roost(t, env, "", "sandbox", "followers", "--workspace", "acme", "--account", "nobody", "x"); r.code != 1 || !strings.Contains(r.stderr, "no sandbox account @nobody") {
+		t.Fatalf("unknown account: %+v", r)
+	}
+}

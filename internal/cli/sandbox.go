@@ -1,0 +1,98 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/roost-hq/roost/internal/config"
+	"github.com/roost-hq/roost/internal/social"
+	"github.com/roost-hq/roost/internal/valid"
+)
+
+func sandboxAccount(ctx context.Context, e *Env, args []string) error {
+	var cfg config.Config
+	fs := flags(e, "sandbox account", " HANDLE", &cfg)
+	slug := fs.String("workspace", "", "the workspace's address (slug) (required)")
+	name := fs.String("name", "", "the account's display name")
+	pos, err := parseArgs(fs, args, &cfg)
+	if err != nil {
+		return err
+	}
+	if *slug == "" || len(pos) != 1 {
+		return usageErr("give --workspace and exactly one handle, such as @outlet")
+	}
+	db, w, err := workspaceDB(ctx, &cfg, *slug)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	a, err := social.NewStore(db).CreateSandboxAccount(ctx, w.ID, pos[0], *name)
+	if ve, ok := valid.As(err); ok {
+		return usageErr("%s", flagNames(ve))
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(e.Stdout, a.ID)
+	return nil
+}
+
+func sandboxFollowers(ctx context.Context, e *Env, args []string) error {
+	var cfg config.Config
+	fs := flags(e, "sandbox followers", " HANDLE...", &cfg)
+	slug := fs.String("workspace", "", "the workspace's address (slug) (required)")
+	account := fs.String("account", "", "the sandbox brand account's handle (required)")
+	add := fs.Bool("add", false, "add the handles to the list instead of replacing it")
+	pos, err := parseArgs(fs, args, &cfg)
+	if err != nil {
+		return err
+	}
+	if *slug == "" || *account == "" {
+		return usageErr("give --workspace and --account")
+	}
+	db, w, err := workspaceDB(ctx, &cfg, *slug)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	accounts, err := social.NewStore(db).Accounts(ctx, w.ID)
+	if err != nil {
+		return err
+	}
+	want := strings.ToLower(strings.TrimPrefix(*account, "@"))
+	for _, a := range accounts {
+		if a.Network != social.Sandbox || a.Handle != want {
+			continue
+		}
+		sb := social.NewSandbox(db)
+		list := pos
+		if *add {
+			cur, err := sb.Followers(ctx, a)
+			if err != nil {
+				return err
+			}
+			list = append(cur, pos...)
+		}
+		if len(pos) == 0 && !*add {
+			cur, err := sb.Followers(ctx, a)
+			if err != nil {
+				return err
+			}
+			for _, h := range cur {
+				fmt.Fprintln(e.Stdout, "@"+h)
+			}
+			return nil
+		}
+		got, err := sb.SetFollowers(ctx, a, list)
+		if ve, ok := valid.As(err); ok {
+			return usageErr("%s", flagNames(ve))
+		}
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(e.Stdout, "@%s has %d followers\n", a.Handle, len(got))
+		return nil
+	}
+	return fmt.Errorf("no sandbox account @%s in workspace %s", want, w.Slug)
+}
