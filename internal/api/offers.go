@@ -1,7 +1,6 @@
 package api
 
 import (
-	"encoding/csv"
 	"errors"
 	"net/http"
 	"strings"
@@ -147,36 +146,7 @@ func (a *API) offerCodes(w http.ResponseWriter, r *http.Request) error {
 	}
 	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
 	w.Header().Set("Content-Disposition", `attachment; filename="`+o.Slug+`-codes.csv"`)
-	cw := csv.NewWriter(w)
-	cw.Write([]string{"code", "status", "claimed_at", "expires_at", "network", "handle", "order_ref"})
-	before := ""
-	for {
-		cs, err := a.Offers.Claims(r.Context(), ws, offers.ClaimFilter{OfferID: o.ID, Before: before, Limit: 1000})
-		if err != nil {
-			return err
-		}
-		for _, c := range cs {
-			exp := ""
-			if c.ExpiresAt != nil {
-				exp = c.ExpiresAt.Format(time.RFC3339)
-			}
-			cw.Write([]string{c.Code, string(c.Status), c.CreatedAt.Format(time.RFC3339), exp, c.Identity.Network, csvSafe(c.Identity.Handle), c.OrderRef})
-		}
-		if len(cs) < 1000 {
-			break
-		}
-		before = cs[len(cs)-1].ID
-	}
-	cw.Flush()
-	return cw.Error()
-}
-
-// csvSafe keeps a value a spreadsheet would run as a formula inert.
-func csvSafe(s string) string {
-	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
-		return "'" + s
-	}
-	return s
+	return a.Offers.ExportCodes(r.Context(), o, w)
 }
 
 func (a *API) importPool(w http.ResponseWriter, r *http.Request) error {

@@ -365,6 +365,13 @@ func (s *Store) Claims(ctx context.Context, wsID string, f ClaimFilter) ([]Claim
 	return s.claims(ctx, where, args, "DESC", max(1, f.Limit))
 }
 
+// CountRedeemed counts an offer's claims whose code an order used.
+func (s *Store) CountRedeemed(ctx context.Context, offerID string) (int, error) {
+	var n int
+	err := s.db.R.QueryRowContext(ctx, `SELECT COUNT(*) FROM claims WHERE offer_id = $1 AND status = 'redeemed'`, offerID).Scan(&n)
+	return n, err
+}
+
 // Redeem marks the claim holding a unique or pool code as used by an
 // order. Redeeming again with the same order changes nothing.
 func (s *Store) Redeem(ctx context.Context, wsID, code, orderRef string) (Claim, error) {

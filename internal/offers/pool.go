@@ -8,6 +8,7 @@ import (
 	"io"
 	"regexp"
 	"strings"
+	"time"
 )
 
 // Rejection is a line of an import that was not taken, and why.
@@ -88,4 +89,39 @@ func (s *Store) ImportPool(ctx context.Context, wsID, offerID string, r io.Reade
 		rep.Added++
 	}
 	return rep, nil
+}
+
+// ExportCodes writes the codes an offer has issued as CSV: code, status,
+// when claimed and until when, who, and the order that used it.
+func (s *Store) ExportCodes(ctx context.Context, o Offer, w io.Writer) error {
+	cw := csv.NewWriter(w)
+	cw.Write([]string{"code", "status", "claimed_at", "expires_at", "network", "handle", "order_ref"})
+	before := ""
+	for {
+		cs, err := s.Claims(ctx, o.WorkspaceID, ClaimFilter{OfferID: o.ID, Before: before, Limit: 1000})
+		if err != nil {
+			return err
+		}
+		for _, c := range cs {
+			exp := ""
+			if c.ExpiresAt != nil {
+				exp = c.ExpiresAt.Format(time.RFC3339)
+			}
+			cw.Write([]string{c.Code, string(c.Status), c.CreatedAt.Format(time.RFC3339), exp, c.Identity.Network, csvSafe(c.Identity.Handle), csvSafe(c.OrderRef)})
+		}
+		if len(cs) < 1000 {
+			break
+		}
+		before = cs[len(cs)-1].ID
+	}
+	cw.Flush()
+	return cw.Error()
+}
+
+// csvSafe keeps a value a spreadsheet would run as a formula inert.
+func csvSafe(s string) string {
+	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
+		return "'" + s
+	}
+	return s
 }

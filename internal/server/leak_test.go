@@ -66,6 +66,8 @@ func TestNoRouteLeaksAcrossWorkspaces(t *testing.T) {
 			"/api/v1/offers/{id}/codes.csv":       offerA.ID,
 			"/api/v1/offers/{id}/pool":            offerA.ID,
 			"/app/links/{id}":                     linkA.ID,
+			"/app/offers/{id}":                    offerA.ID,
+			"/app/offers/{id}/codes.csv":          offerA.ID,
 			"/app/links/{id}/delete":              linkA.ID,
 			"/app/links/{id}/qr.svg":              linkA.ID,
 			"/app/links/{id}/qr.png":              linkA.ID,
@@ -217,7 +219,7 @@ func TestNoRouteLeaksAcrossWorkspaces(t *testing.T) {
 		a := e.Browser()
 		a.Login("owner.alpha@example.com")
 		keyAsecret := e.Key(wsA.ID)
-		for _, p := range []string{"/app/settings/members", "/app/settings/api-keys", "/app/", "/app/links", "/app/links/" + linkA.ID} {
+		for _, p := range []string{"/app/settings/members", "/app/settings/api-keys", "/app/", "/app/links", "/app/links/" + linkA.ID, "/app/offers", "/app/offers/" + offerA.ID} {
 			if r := a.Get(p); !strings.Contains(r.Body, "Alphasecret") {
 				t.Errorf("A's own page %s does not show A's data: the leak check would miss leaks there", p)
 			}

@@ -157,7 +157,7 @@ type navItem struct {
 
 var nav = []navItem{
 	{Name: "Overview", Href: "/app/", Icon: "overview"},
-	{Name: "Offers", Icon: "offers"},
+	{Name: "Offers", Href: "/app/offers", Icon: "offers"},
 	{Name: "Posts", Icon: "posts"},
 	{Name: "Links", Href: "/app/links", Icon: "links"},
 	{Name: "Inbox", Icon: "inbox"},

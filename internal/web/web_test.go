@@ -9,7 +9,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/roost-hq/roost/internal/offers"
 	"github.com/roost-hq/roost/internal/server/servertest"
 	"github.com/roost-hq/roost/internal/store"
 	"github.com/roost-hq/roost/internal/store/storetest"
@@ -150,6 +149,36 @@ func TestDashboard(t *testing.T) {
 		wantRedirect(t, owner.Post(linkPath, linkPath+"/delete", nil), "/app/links")
 		want(t, owner.Get(linkPath), 404, "Page not found")
 
+		// Offers: the editor refuses bad input field by field, creates, edits;
+		// the public page opens; the codes export.
+		want(t, owner.Get("/app/offers"), 200, "No offers yet")
+		want(t, owner.Get("/app/offers/new"), 200, "New offer", "Who may claim")
+		form := url.Values{"title": {"XPS deal"}, "slug": {"xps-deal"}, "landing_url": {"https://shop.example.com/xps"}, "currency": {"USD"}, "cap": {"5"},
+			"per_person": {"1"}, "audience": {"public"}, "code_mode": {"unique"}, "code_length": {"8"}, "claim_ttl_hours": {"0"}, "published": {"on"},
+			"products": {"XPS13, XPS 13, 1299.00, 899.00"}}
+		bad := url.Values{}
+		for k, v := range form {
+			bad[k] = v
+		}
+		bad.Set("products", "XPS13, XPS 13, twelve, 899")
+		bad.Set("cap", "lots")
+		want(t, owner.Post("/app/offers/new", "/app/offers", bad), 422, "prices must be amounts in USD", "must be a whole number", `value="XPS deal"`)
+		r = owner.Post("/app/offers/new", "/app/offers", form)
+		if r.Status != http.StatusSeeOther || !strings.HasPrefix(r.Header.Get("Location"), "/app/offers/off_") {
+			t.Fatalf("create offer: %d %s", r.Status, r.Header.Get("Location"))
+		}
+		offerPath := r.Header.Get("Location")
+		want(t, owner.Get(offerPath), 200, "Offer saved", "XPS deal", e.URL+"/o/xps-deal", "No claims yet", "XPS13, XPS 13, 1299.00, 899.00")
+		want(t, e.Browser().Get("/o/xps-deal"), 200, "XPS deal", "Claim my code", "899.00 USD")
+		form.Set("title", "XPS deal, now")
+		wantRedirect(t, owner.Post(offerPath, offerPath, form), offerPath)
+		want(t, owner.Get("/app/offers"), 200, "XPS deal, now", "0 / 5")
+		form.Set("cap", "0")
+		want(t, owner.Post(offerPath, offerPath, form), 422, "must be from 1")
+		if r := owner.Get(offerPath + "/codes.csv"); r.Status != 200 || !strings.HasPrefix(r.Body, "code,status") {
+			t.Fatalf("codes.csv: %d", r.Status)
+		}
+
 		// Profile and password.
 		wantRedirect(t, owner.Post("/app/settings/profile", "/app/settings/profile", url.Values{"name": {"Lena B."}, "signature": {"^LBB"}}), "/app/settings/profile")
 		want(t, owner.Get("/app/settings/profile"), 200, "Profile saved", `value="Lena B."`, `value="^LBB"`)
@@ -178,13 +207,6 @@ func TestDashboard(t *testing.T) {
 		wantRedirect(t, owner.Post("/app/", "/app/logout", nil), "/app/login")
 		want(t, owner.Get("/app/login"), 200, "You have signed out")
 		wantRedirect(t, owner.Get("/app/"), "/app/login?next=%2Fapp%2F")
-
-		// An offer's public page (the claim flows have their own test).
-		if _, err := e.Offers.Create(ctx, mustWorkspace(t, e, "dell-outlet").ID, "", offers.Input{Slug: "xps-deal", Title: "XPS deal", LandingURL: "https://shop.example.com/",
-			Currency: "USD", Cap: 5, Audience: offers.Public, CodeMode: offers.Unique, Published: true}); err != nil {
-			t.Fatal(err)
-		}
-		want(t, e.Browser().Get("/o/xps-deal"), 200, "XPS deal", "Claim my code")
 
 		for _, p := range e.Web.Pages() {
 			if !e.Web.Rendered(p) {
