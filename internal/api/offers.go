@@ -108,9 +108,7 @@ func (a *API) updateOffer(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	in := offerIn{Slug: cur.Slug, Title: cur.Title, Description: cur.Description, ImageURL: cur.ImageURL, LandingURL: cur.LandingURL, Currency: cur.Currency,
-		Products: cur.Products, StartsAt: cur.StartsAt, EndsAt: cur.EndsAt, Cap: cur.Cap, PerPerson: cur.PerPerson, Audience: cur.Audience, Accounts: cur.Accounts,
-		CodeMode: cur.CodeMode, SharedCode: cur.SharedCode, CodePrefix: cur.CodePrefix, CodeLength: cur.CodeLength, ClaimTTLHours: cur.ClaimTTLHours, Published: cur.Published}
+	in := offerIn(cur.Input())
 	if err := decode(body, &in); err != nil {
 		return err
 	}

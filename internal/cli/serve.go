@@ -5,6 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
+	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/roost-hq/roost/internal/config"
@@ -86,8 +89,19 @@ func firstRunHint(ctx context.Context, e *Env, t *team.Store, baseURL string) er
 
   or, from a shell:
 
-      roost admin create --workspace "Your Brand" --email you@example.com --name "Your Name"
+      %s admin create --workspace "Your Brand" --email you@example.com --name "Your Name"
 
-`, baseURL, tok)
+`, baseURL, tok, selfCommand())
 	return nil
+}
+
+// selfCommand is how the person who started this process runs roost: the
+// binary's name, or "go run ./cmd/roost" for a binary go run built in a
+// temporary directory.
+func selfCommand() string {
+	exe, err := os.Executable()
+	if err == nil && strings.Contains(exe, string(filepath.Separator)+"go-build") {
+		return "go run ./cmd/roost"
+	}
+	return "roost"
 }

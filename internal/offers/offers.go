@@ -274,6 +274,14 @@ func (s *Store) Create(ctx context.Context, wsID, createdBy string, in Input) (O
 	return o, err
 }
 
+// Input is the offer's settings, as Update takes them: a partial change
+// starts from here.
+func (o Offer) Input() Input {
+	return Input{Slug: o.Slug, Title: o.Title, Description: o.Description, ImageURL: o.ImageURL, LandingURL: o.LandingURL, Currency: o.Currency,
+		Products: o.Products, StartsAt: o.StartsAt, EndsAt: o.EndsAt, Cap: o.Cap, PerPerson: o.PerPerson, Audience: o.Audience, Accounts: o.Accounts,
+		CodeMode: o.CodeMode, SharedCode: o.SharedCode, CodePrefix: o.CodePrefix, CodeLength: o.CodeLength, ClaimTTLHours: o.ClaimTTLHours, Published: o.Published}
+}
+
 func fromInput(in Input) Offer {
 	return Offer{Slug: in.Slug, Title: in.Title, Description: in.Description, ImageURL: in.ImageURL, LandingURL: in.LandingURL,
 		Currency: in.Currency, Products: nonNil(in.Products), StartsAt: in.StartsAt, EndsAt: in.EndsAt, Cap: in.Cap, PerPerson: in.PerPerson,

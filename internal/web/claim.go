@@ -126,9 +126,9 @@ func (s *Web) renderClaim(w http.ResponseWriter, r *http.Request, status int, o 
 	}
 	switch st := o.State(now); st {
 	case offers.Scheduled:
-		d.TimeLeft, d.TimeLabel = until(o.StartsAt.Sub(now)), "until it starts"
+		d.TimeLeft, d.TimeLabel, d.Refusal = until(o.StartsAt.Sub(now)), "until it starts", offers.ErrNotStarted.Message
 	case offers.Ended:
-		d.TimeLeft, d.TimeLabel = "Ended", o.EndsAt.UTC().Format("2 Jan 15:04 UTC")
+		d.TimeLeft, d.TimeLabel, d.Refusal = "Ended", o.EndsAt.UTC().Format("2 Jan 15:04 UTC"), offers.ErrEnded.Message
 	default:
 		d.TimeLeft, d.TimeLabel = "No end", "while stock lasts"
 		if o.EndsAt != nil {
@@ -138,9 +138,6 @@ func (s *Web) renderClaim(w http.ResponseWriter, r *http.Request, status int, o 
 		if st == offers.SoldOut && refusal == "" {
 			d.Refusal = offers.ErrSoldOut.Message
 		}
-	}
-	if st := o.State(now); st == offers.Scheduled || st == offers.Ended {
-		d.Refusal = map[offers.State]string{offers.Scheduled: offers.ErrNotStarted.Message, offers.Ended: offers.ErrEnded.Message}[st]
 	}
 	if who := s.identity(w, r, o); who != nil {
 		cs, err := s.Offers.ClaimsFor(r.Context(), o.ID, *who)
