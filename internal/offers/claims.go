@@ -365,11 +365,28 @@ func (s *Store) Claims(ctx context.Context, wsID string, f ClaimFilter) ([]Claim
 	return s.claims(ctx, where, args, "DESC", max(1, f.Limit))
 }
 
-// CountRedeemed counts an offer's claims whose code an order used.
-func (s *Store) CountRedeemed(ctx context.Context, offerID string) (int, error) {
-	var n int
-	err := s.db.R.QueryRowContext(ctx, `SELECT COUNT(*) FROM claims WHERE offer_id = $1 AND status = 'redeemed'`, offerID).Scan(&n)
-	return n, err
+// Counts are an offer's figures as its page shows them.
+type Counts struct {
+	Claimed  int64 `json:"claimed"`
+	Redeemed int64 `json:"redeemed"`
+	Left     int64 `json:"left"`
+	// PoolFree is how many imported codes are still unused (pool offers).
+	PoolFree int64 `json:"pool_free"`
+}
+
+// Counts reads an offer's figures now.
+func (s *Store) Counts(ctx context.Context, wsID, offerID string) (Counts, error) {
+	var c Counts
+	var capUnits int64
+	err := s.db.R.QueryRowContext(ctx, `SELECT o.cap, o.claimed,
+		(SELECT COUNT(*) FROM claims c WHERE c.offer_id = o.id AND c.status = 'redeemed'),
+		(SELECT COUNT(*) FROM offer_codes k WHERE k.offer_id = o.id AND k.claim_id IS NULL)
+		FROM offers o WHERE o.workspace_id = $1 AND o.id = $2`, wsID, offerID).Scan(&capUnits, &c.Claimed, &c.Redeemed, &c.PoolFree)
+	if errors.Is(err, sql.ErrNoRows) {
+		return c, store.ErrNotFound
+	}
+	c.Left = max(0, capUnits-c.Claimed)
+	return c, err
 }
 
 // Redeem marks the claim holding a unique or pool code as used by an

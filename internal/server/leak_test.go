@@ -68,6 +68,8 @@ func TestNoRouteLeaksAcrossWorkspaces(t *testing.T) {
 			"/app/links/{id}":                     linkA.ID,
 			"/app/offers/{id}":                    offerA.ID,
 			"/app/offers/{id}/codes.csv":          offerA.ID,
+			"/app/offers/{id}/counts":             offerA.ID,
+			"/app/offers/{id}/pool":               offerA.ID,
 			"/app/links/{id}/delete":              linkA.ID,
 			"/app/links/{id}/qr.svg":              linkA.ID,
 			"/app/links/{id}/qr.png":              linkA.ID,

@@ -2,6 +2,8 @@ package web
 
 import (
 	"encoding/csv"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -42,8 +44,10 @@ type editorData struct {
 	Offer    *offerRow
 	Accounts []social.Account
 	Claims   []offers.Claim
-	Redeemed int
+	Counts   offers.Counts
 	Selected map[string]bool
+	// Report is what the last pool import did, shown once.
+	Report *offers.ImportReport
 }
 
 // offerForm is an offer as the editor's fields hold it.
@@ -135,7 +139,7 @@ func (s *Web) editorView(r *http.Request, title string, o *offers.Offer) (view, 
 		if d.Claims, err = s.Offers.Claims(r.Context(), ws, offers.ClaimFilter{OfferID: o.ID, Limit: 100}); err != nil {
 			return view{}, err
 		}
-		if d.Redeemed, err = s.Offers.CountRedeemed(r.Context(), o.ID); err != nil {
+		if d.Counts, err = s.Offers.Counts(r.Context(), ws, o.ID); err != nil {
 			return view{}, err
 		}
 	} else {
@@ -223,4 +227,50 @@ func (s *Web) offerCodes(w http.ResponseWriter, r *http.Request) {
 	if err := s.Offers.ExportCodes(r.Context(), o, w); err != nil {
 		s.Log.Error("web: export codes", "err", err)
 	}
+}
+
+// offerCounts answers the offer page's live refresh.
+func (s *Web) offerCounts(w http.ResponseWriter, r *http.Request) {
+	c, err := s.Offers.Counts(r.Context(), viewerFrom(r).Workspace.ID, r.PathValue("id"))
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	json.NewEncoder(w).Encode(c)
+}
+
+// importPool adds the codes of an uploaded CSV file to a pool offer and
+// shows the report on the offer's page.
+func (s *Web) importPool(w http.ResponseWriter, r *http.Request) {
+	ws := viewerFrom(r).Workspace.ID
+	o, err := s.Offers.Get(r.Context(), ws, r.PathValue("id"))
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	f, _, err := r.FormFile("codes")
+	if err != nil {
+		s.redirect(w, r, "/app/offers/"+o.ID, "error", "Choose a CSV file of codes to import.")
+		return
+	}
+	defer f.Close()
+	rep, err := s.Offers.ImportPool(r.Context(), ws, o.ID, f)
+	var ref *offers.Refusal
+	if errors.As(err, &ref) {
+		s.redirect(w, r, "/app/offers/"+o.ID, "error", ref.Message)
+		return
+	}
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	v, err := s.editorView(r, o.Title, &o)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	v.Data.(*editorData).Report = &rep
+	s.render(w, r, http.StatusOK, "offer", v)
 }

@@ -69,6 +69,8 @@ func (s *Web) Register(mux *httpx.Mux) {
 	signedIn("GET /app/offers/{id}", s.offerPage)
 	signedIn("POST /app/offers/{id}", s.marketer(s.saveOffer))
 	signedIn("GET /app/offers/{id}/codes.csv", s.offerCodes)
+	signedIn("GET /app/offers/{id}/counts", s.offerCounts)
+	signedIn("POST /app/offers/{id}/pool", s.marketer(s.importPool))
 	signedIn("GET /app/links", s.linksPage)
 	signedIn("POST /app/links", s.marketer(s.createLink))
 	signedIn("GET /app/links/{id}", s.linkPage)
@@ -88,7 +90,11 @@ func (s *Web) Register(mux *httpx.Mux) {
 }
 
 // maxForm caps form bodies; dashboard forms are small.
-const maxForm = 64 << 10
+// Files (a pool of codes) come as multipart forms, up to maxUpload.
+const (
+	maxForm   = 64 << 10
+	maxUpload = 8 << 20
+)
 
 // page wraps every dashboard handler. It loads the signed-in person when
 // there is one (and, with signedIn, sends everyone else to sign in). For a
@@ -114,9 +120,14 @@ func (s *Web) page(signedIn bool, h http.HandlerFunc) http.Handler {
 			return
 		}
 		if r.Method == http.MethodPost {
-			r.Body = http.MaxBytesReader(w, r.Body, maxForm)
-			if err := r.ParseForm(); err != nil {
-				s.message(w, r, http.StatusBadRequest, "Form not accepted", "The form could not be read. Go back and try again.")
+			parse, limit, text := r.ParseForm, int64(maxForm), "The form could not be read. Go back and try again."
+			if strings.HasPrefix(r.Header.Get("Content-Type"), "multipart/form-data") {
+				limit, parse = maxUpload, func() error { return r.ParseMultipartForm(1 << 20) }
+				text = "The file could not be read, or is larger than 8 MB. Go back and try again."
+			}
+			r.Body = http.MaxBytesReader(w, r.Body, limit)
+			if err := parse(); err != nil {
+				s.message(w, r, http.StatusBadRequest, "Form not accepted", text)
 				return
 			}
 			if !s.checkCSRF(r) {

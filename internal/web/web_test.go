@@ -178,6 +178,19 @@ func TestDashboard(t *testing.T) {
 		if r := owner.Get(offerPath + "/codes.csv"); r.Status != 200 || !strings.HasPrefix(r.Body, "code,status") {
 			t.Fatalf("codes.csv: %d", r.Status)
 		}
+		want(t, owner.Get(offerPath+"/counts"), 200, `"claimed":0`, `"left":5`)
+		wantRedirect(t, owner.PostFile(offerPath, offerPath+"/pool", "codes", "codes.csv", "A1\n", nil), offerPath)
+		want(t, owner.Get(offerPath), 200, "does not take its codes from a pool")
+
+		// A pool offer: codes imported from a file, with a report of the lines refused.
+		form.Set("code_mode", "pool")
+		form.Set("cap", "5")
+		wantRedirect(t, owner.Post(offerPath, offerPath, form), offerPath)
+		want(t, owner.Get(offerPath), 200, "Code pool", "Import codes")
+		r = owner.PostFile(offerPath, offerPath+"/pool", "codes", "codes.csv", "code\nOUT-AAA1\nOUT-AAA2\nbad code!\nout-aaa1\n", nil)
+		want(t, r, 200, "2 codes added, 2 lines rejected", "may hold only letters", "already earlier in this file")
+		want(t, owner.Get(offerPath+"/counts"), 200, `"pool_free":2`)
+		want(t, owner.PostFile(offerPath, offerPath+"/pool", "codes", "big.csv", strings.Repeat("X", 9<<20), nil), 400, "larger than 8 MB")
 
 		// Profile and password.
 		wantRedirect(t, owner.Post("/app/settings/profile", "/app/settings/profile", url.Values{"name": {"Lena B."}, "signature": {"^LBB"}}), "/app/settings/profile")

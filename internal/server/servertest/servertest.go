@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"mime/multipart"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -190,6 +191,24 @@ func (b *Browser) Post(from, path string, form url.Values) Response {
 		form.Set("csrf", CSRF(b.e.t, b.Get(from).Body))
 	}
 	return b.e.Do(b.C, "POST", path, form.Encode(), "Content-Type: application/x-www-form-urlencoded", "Origin: "+b.e.URL, "Sec-Fetch-Site: same-origin")
+}
+
+// PostFile sends a multipart form with one file, as a same-origin browser
+// would, with the CSRF token of the page at from.
+func (b *Browser) PostFile(from, path, field, filename, content string, form url.Values) Response {
+	b.e.t.Helper()
+	var body bytes.Buffer
+	mw := multipart.NewWriter(&body)
+	mw.WriteField("csrf", CSRF(b.e.t, b.Get(from).Body))
+	for k, vs := range form {
+		for _, v := range vs {
+			mw.WriteField(k, v)
+		}
+	}
+	fw, _ := mw.CreateFormFile(field, filename)
+	io.WriteString(fw, content)
+	mw.Close()
+	return b.e.Do(b.C, "POST", path, body.String(), "Content-Type: "+mw.FormDataContentType(), "Origin: "+b.e.URL, "Sec-Fetch-Site: same-origin")
 }
 
 // Login signs in and fails the test if that does not work.
