@@ -27,7 +27,7 @@ func sandboxAccount(ctx context.Context, e *Env, args []string) error {
 		return err
 	}
 	defer db.Close()
-	a, err := social.NewStore(db).CreateSandboxAccount(ctx, w.ID, pos[0], *name)
+	a, err := social.NewStore(db, nil).CreateSandboxAccount(ctx, w.ID, "", pos[0], *name)
 	if ve, ok := valid.As(err); ok {
 		return usageErr("%s", flagNames(ve))
 	}
@@ -56,7 +56,7 @@ func sandboxFollowers(ctx context.Context, e *Env, args []string) error {
 		return err
 	}
 	defer db.Close()
-	accounts, err := social.NewStore(db).Accounts(ctx, w.ID)
+	accounts, err := social.NewStore(db, nil).Accounts(ctx, w.ID)
 	if err != nil {
 		return err
 	}

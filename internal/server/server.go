@@ -48,6 +48,8 @@ type Server struct {
 	Links   *links.Service
 	Offers  *offers.Store
 	Social  *social.Store
+	Sandbox *social.SandboxNetwork
+	Hub     *social.Hub
 	Web     *web.Web
 	API     *api.API
 	Metrics *metrics.Registry
@@ -65,9 +67,10 @@ func New(ctx context.Context, o Options) (*Server, error) {
 		return nil, err
 	}
 	s.Offers = offers.NewStore(o.DB)
-	s.Social = social.NewStore(o.DB)
-	s.Web = &web.Web{Team: s.Team, Auth: s.Auth, Links: s.Links, Offers: s.Offers, Social: s.Social, Keys: o.Keys, Log: o.Log, BaseURL: o.BaseURL, Secure: o.Secure,
-		Networks: map[string]social.Connector{social.Sandbox: social.NewSandbox(o.DB)}}
+	s.Social = social.NewStore(o.DB, o.Keys)
+	s.Sandbox = social.NewSandbox(o.DB)
+	s.Hub = &social.Hub{Store: s.Social, Connectors: map[string]social.Connector{social.Sandbox: s.Sandbox}}
+	s.Web = &web.Web{Team: s.Team, Auth: s.Auth, Links: s.Links, Offers: s.Offers, Social: s.Social, Hub: s.Hub, Keys: o.Keys, Log: o.Log, BaseURL: o.BaseURL, Secure: o.Secure}
 	if err := s.Web.Init(); err != nil {
 		s.Links.Close(ctx)
 		return nil, err

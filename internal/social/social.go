@@ -1,21 +1,16 @@
-// Package social is Roost's side of the social networks: brand accounts,
-// and the connector each network implements so the rest of Roost can ask
-// who a person is and whether they follow a brand account. The built-in
-// sandbox network implements it in the database, for demos and tests.
+// Package social is Roost's side of the social networks: brand accounts
+// and their sealed credentials, and the Connector each network implements
+// so the rest of Roost can publish, read mentions, and ask who a person is
+// and whether they follow a brand account. The built-in sandbox network
+// implements it in the database, for demos and tests; the mastodon,
+// bluesky and x packages implement it over each network's HTTP API.
 package social
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
-	"regexp"
-	"strings"
 	"time"
-
-	"github.com/roost-hq/roost/internal/id"
-	"github.com/roost-hq/roost/internal/store"
-	"github.com/roost-hq/roost/internal/valid"
 )
 
 // Identity is a person as a network knows them: the stable account ID is
@@ -26,98 +21,173 @@ type Identity struct {
 	Handle    string `json:"handle"`
 }
 
+// Health is how an account's credentials stand, as the last calls saw them.
+type Health string
+
+const (
+	Healthy  Health = "ok"       // the last call worked
+	Expiring Health = "expiring" // the credentials end soon and cannot be refreshed
+	Revoked  Health = "revoked"  // the network refused the credentials: reconnect
+	Failing  Health = "failing"  // the network keeps failing (down, or refusing for another reason)
+)
+
 // Account is a brand account on a network.
 type Account struct {
-	ID          string    `json:"id"`
-	WorkspaceID string    `json:"-"`
-	Network     string    `json:"network"`
-	Handle      string    `json:"handle"`
-	RemoteID    string    `json:"remote_id"`
-	DisplayName string    `json:"display_name"`
-	CreatedAt   time.Time `json:"created_at"`
+	ID               string     `json:"id"`
+	WorkspaceID      string     `json:"-"`
+	Network          string     `json:"network"`
+	Handle           string     `json:"handle"`
+	RemoteID         string     `json:"remote_id"`
+	DisplayName      string     `json:"display_name"`
+	Instance         string     `json:"instance,omitempty"`
+	Health           Health     `json:"health"`
+	HealthReason     string     `json:"health_reason,omitempty"`
+	LastOKAt         *time.Time `json:"last_ok_at"`
+	RateLimitedUntil *time.Time `json:"rate_limited_until"`
+	ExpiresAt        *time.Time `json:"credentials_expire_at"`
+	CharLimit        int        `json:"char_limit"`
+	Followers        *int64     `json:"followers"`
+	ConnectedBy      string     `json:"connected_by,omitempty"`
+	CreatedAt        time.Time  `json:"created_at"`
+	Disconnected     bool       `json:"disconnected"`
 }
 
-// Connector is what a network offers Roost.
+// Limit is the account's post length limit: what its server said, or the
+// network's rule.
+func (a Account) Limit() int {
+	if a.CharLimit > 0 {
+		return a.CharLimit
+	}
+	return Rules(a.Network).Limit
+}
+
+// Mention is the handle by which people address the account in a post.
+func (a Account) Mention() string {
+	if a.Network == Mastodon && a.Instance != "" {
+		return "@" + a.Handle + "@" + hostOf(a.Instance)
+	}
+	return "@" + a.Handle
+}
+
+// Conn is an account with its credentials opened, for one connector call.
+// A connector that refreshes the credentials sets Creds and Changed, and
+// the caller keeps the new ones.
+type Conn struct {
+	Account
+	Creds   []byte // the network's own JSON
+	Changed bool
+	// ExpiresAt is when the (possibly refreshed) credentials end, if known.
+	ExpiresAt *time.Time
+}
+
+// SetCreds replaces the credentials after a refresh.
+func (c *Conn) SetCreds(b []byte, expires *time.Time) {
+	c.Creds, c.Changed, c.ExpiresAt = b, true, expires
+}
+
+// Profile is what a network says about a connected account.
+type Profile struct {
+	RemoteID    string
+	Handle      string
+	DisplayName string
+	Followers   int64
+	CharLimit   int // 0: the network's rule
+}
+
+// Draft is a post to publish. Key is unique to the copy and stable across
+// retries: connectors pass it where the network accepts one (an
+// Idempotency-Key, a record key) so a retry cannot make a second post.
+type Draft struct {
+	Key     string
+	Text    string
+	LinkURL string // the tracked link inside Text, for networks that mark links up
+	ReplyTo string // the remote ID of the post answered, for replies
+}
+
+// Published is where a post landed.
+type Published struct {
+	RemoteID string
+	URL      string
+}
+
+// Message is a mention, reply or direct message to a brand account.
+type Message struct {
+	RemoteID string    `json:"remote_id"`
+	ReplyTo  string    `json:"reply_to,omitempty"`
+	Thread   string    `json:"thread,omitempty"`
+	Author   Identity  `json:"author"`
+	Text     string    `json:"text"`
+	URL      string    `json:"url,omitempty"`
+	Direct   bool      `json:"direct"`
+	At       time.Time `json:"at"`
+}
+
+// Connector is what a network offers Roost. Every call takes a deadline
+// from its context; a connector never retries by itself beyond that, and
+// reports failures as *Error so callers can tell a rate limit from a
+// revoked token.
 type Connector interface {
 	// Network names the network ("sandbox", "mastodon", …).
 	Network() string
+	// Verify re-checks the credentials and reads the account's profile.
+	Verify(ctx context.Context, c *Conn) (Profile, error)
+	// Publish posts a draft (a reply when ReplyTo is set).
+	Publish(ctx context.Context, c *Conn, d Draft) (Published, error)
+	// FindPublished looks among the account's latest posts for one made
+	// from the draft (by its key or its tracked link), after an attempt
+	// whose outcome is unknown.
+	FindPublished(ctx context.Context, c *Conn, d Draft) (Published, bool, error)
+	// Mentions returns mentions and replies after the cursor, oldest
+	// first, and the cursor to pass next time ("" starts from now).
+	Mentions(ctx context.Context, c *Conn, cursor string) ([]Message, string, error)
 	// Lookup finds a person by handle.
-	Lookup(ctx context.Context, handle string) (Identity, error)
+	Lookup(ctx context.Context, c *Conn, handle string) (Identity, error)
 	// Follows reports whether the person follows the brand account.
-	Follows(ctx context.Context, account Account, person Identity) (bool, error)
+	Follows(ctx context.Context, c *Conn, person Identity) (bool, error)
 }
 
 // ErrNoSuchPerson is returned by Lookup for an unknown handle.
 var ErrNoSuchPerson = errors.New("no such person on this network")
 
-// Store reads and writes brand accounts.
-type Store struct{ db *store.DB }
+// Kind sorts network failures by what to do about them.
+type Kind string
 
-// NewStore returns a Store on db.
-func NewStore(db *store.DB) *Store { return &Store{db: db} }
+const (
+	RateLimited  Kind = "rate_limited" // wait until RetryAt
+	Unauthorized Kind = "unauthorized" // the credentials were refused: reconnect
+	Rejected     Kind = "rejected"     // the network refused the request itself (too long, duplicate, …): do not retry
+	Unavailable  Kind = "unavailable"  // down, slow or garbled: retry later
+)
 
-const accountCols = `id, workspace_id, network, handle, remote_id, display_name, created_at`
-
-func scanAccount(row interface{ Scan(...any) error }) (Account, error) {
-	var a Account
-	err := row.Scan(&a.ID, &a.WorkspaceID, &a.Network, &a.Handle, &a.RemoteID, &a.DisplayName, store.T(&a.CreatedAt))
-	if errors.Is(err, sql.ErrNoRows) {
-		return a, store.ErrNotFound
-	}
-	return a, err
+// Error is a failed network call.
+type Error struct {
+	Network string
+	Kind    Kind
+	Status  int       // the HTTP status, 0 when none came back
+	Reason  string    // the network's own words, for people
+	RetryAt time.Time // for RateLimited, when the limit resets (zero: unknown)
+	// Sent means the request may have reached the network (a timeout after
+	// sending): a post may exist even though no answer came.
+	Sent bool
 }
 
-// Account returns one of the workspace's accounts.
-func (s *Store) Account(ctx context.Context, wsID, accountID string) (Account, error) {
-	return scanAccount(s.db.R.QueryRowContext(ctx, `SELECT `+accountCols+` FROM accounts WHERE workspace_id = $1 AND id = $2`, wsID, accountID))
+func (e *Error) Error() string {
+	s := fmt.Sprintf("%s: %s", e.Network, e.Kind)
+	if e.Status != 0 {
+		s += fmt.Sprintf(" (HTTP %d)", e.Status)
+	}
+	if e.Reason != "" {
+		s += ": " + e.Reason
+	}
+	return s
 }
 
-// Accounts lists the workspace's accounts.
-func (s *Store) Accounts(ctx context.Context, wsID string) ([]Account, error) {
-	rows, err := s.db.R.QueryContext(ctx, `SELECT `+accountCols+` FROM accounts WHERE workspace_id = $1 ORDER BY network, handle`, wsID)
-	if err != nil {
-		return nil, fmt.Errorf("social: list accounts: %w", err)
+// AsError returns the *Error in err's chain, or one of kind Unavailable
+// wrapping any other failure.
+func AsError(network string, err error) *Error {
+	var e *Error
+	if errors.As(err, &e) {
+		return e
 	}
-	defer rows.Close()
-	var out []Account
-	for rows.Next() {
-		a, err := scanAccount(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, a)
-	}
-	return out, rows.Err()
-}
-
-var handleRE = regexp.MustCompile(`^[a-z0-9_.-]{1,30}$`)
-
-// SandboxHandle checks a sandbox handle and returns it without "@", lower-case.
-func SandboxHandle(e *valid.Errors, field, h string) string {
-	h = strings.ToLower(strings.TrimPrefix(strings.TrimSpace(h), "@"))
-	if !handleRE.MatchString(h) {
-		e.Add(field, "must be 1 to 30 letters, digits, dots, hyphens or underscores, like @outlet")
-	}
-	return h
-}
-
-// CreateSandboxAccount adds a brand account on the sandbox network.
-func (s *Store) CreateSandboxAccount(ctx context.Context, wsID, handle, displayName string) (Account, error) {
-	var e valid.Errors
-	handle = SandboxHandle(&e, "handle", handle)
-	displayName = e.Text("display_name", displayName, 0, 80)
-	if err := e.Err(); err != nil {
-		return Account{}, err
-	}
-	a := Account{ID: id.New("acc"), WorkspaceID: wsID, Network: Sandbox, Handle: handle, RemoteID: handle, DisplayName: displayName,
-		CreatedAt: time.Now().UTC().Truncate(time.Microsecond)}
-	_, err := s.db.W.ExecContext(ctx, `INSERT INTO accounts (id, workspace_id, network, handle, remote_id, display_name, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-		a.ID, wsID, a.Network, a.Handle, a.RemoteID, a.DisplayName, store.Micros(a.CreatedAt))
-	if store.IsUniqueViolation(err) {
-		return Account{}, valid.Conflict("handle", "@%s is already one of this workspace's accounts", handle)
-	}
-	if err != nil {
-		return Account{}, fmt.Errorf("social: create account: %w", err)
-	}
-	return a, nil
+	return &Error{Network: network, Kind: Unavailable, Reason: err.Error()}
 }

@@ -20,16 +20,16 @@ func TestSandboxFollowers(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		s := social.NewStore(db)
+		s := social.NewStore(db, nil)
 		sb := social.NewSandbox(db)
-		if _, err := s.CreateSandboxAccount(ctx, w.ID, "bad handle!", ""); err == nil {
+		if _, err := s.CreateSandboxAccount(ctx, w.ID, "", "bad handle!", ""); err == nil {
 			t.Fatal("bad handle accepted")
 		}
-		a, err := s.CreateSandboxAccount(ctx, w.ID, "@Outlet", "Acme Outlet")
+		a, err := s.CreateSandboxAccount(ctx, w.ID, "", "@Outlet", "Acme Outlet")
 		if err != nil || a.Handle != "outlet" || a.Network != social.Sandbox {
 			t.Fatalf("account: %+v %v", a, err)
 		}
-		if _, err := s.CreateSandboxAccount(ctx, w.ID, "outlet", ""); err == nil {
+		if _, err := s.CreateSandboxAccount(ctx, w.ID, "", "outlet", ""); err == nil {
 			t.Fatal("duplicate account accepted")
 		}
 		got, err := sb.SetFollowers(ctx, a, []string{"@Ann", "bob", "ann"})
@@ -42,16 +42,16 @@ func TestSandboxFollowers(t *testing.T) {
 		if fs, _ := sb.Followers(ctx, a); len(fs) != 2 {
 			t.Fatalf("a refused update changed the list: %v", fs)
 		}
-		ann, err := sb.Lookup(ctx, "@ANN")
+		ann, err := sb.Lookup(ctx, nil, "@ANN")
 		if err != nil || ann.AccountID != "ann" || ann.Handle != "@ann" {
 			t.Fatalf("Lookup = %+v, %v", ann, err)
 		}
-		if _, err := sb.Lookup(ctx, "no way"); !errors.Is(err, social.ErrNoSuchPerson) {
+		if _, err := sb.Lookup(ctx, nil, "no way"); !errors.Is(err, social.ErrNoSuchPerson) {
 			t.Fatalf("Lookup of a bad handle: %v", err)
 		}
 		for handle, want := range map[string]bool{"ann": true, "bob": true, "carl": false} {
-			p, _ := sb.Lookup(ctx, handle)
-			if ok, err := sb.Follows(ctx, a, p); err != nil || ok != want {
+			p, _ := sb.Lookup(ctx, nil, handle)
+			if ok, err := sb.Follows(ctx, &social.Conn{Account: a}, p); err != nil || ok != want {
 				t.Errorf("Follows(%s) = %v, %v", handle, ok, err)
 			}
 		}

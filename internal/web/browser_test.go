@@ -144,7 +144,7 @@ func TestBrowserClaimOnPhone(t *testing.T) {
 	e := servertest.New(t, store.SQLite)
 	w, _ := e.Owner("Dell Outlet", "lena@example.com")
 	ctxb := context.Background()
-	acct, err := e.Social.CreateSandboxAccount(ctxb, w.ID, "delloutlet", "Dell Outlet")
+	acct, err := e.Social.CreateSandboxAccount(ctxb, w.ID, "", "delloutlet", "Dell Outlet")
 	if err != nil {
 		t.Fatal(err)
 	}

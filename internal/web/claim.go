@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -204,8 +205,7 @@ func (s *Web) claimPost(w http.ResponseWriter, r *http.Request) {
 		s.setCookie(w, personCookie, "", -1)
 		http.Redirect(w, r, back, http.StatusSeeOther)
 	case "signin":
-		net := s.Networks[social.Sandbox]
-		p, err := net.Lookup(r.Context(), r.PostFormValue("handle"))
+		p, err := s.Hub.Connector(social.Sandbox).Lookup(r.Context(), nil, r.PostFormValue("handle"))
 		if err != nil {
 			s.renderClaim(w, r, http.StatusUnprocessableEntity, o, ws, "That is not a handle on this network, such as @you.")
 			return
@@ -259,11 +259,14 @@ func (s *Web) followerOf(r *http.Request, o offers.Offer, who social.Identity) (
 		if err != nil {
 			return "", err
 		}
-		net := s.Networks[a.Network]
-		if net == nil || a.Network != who.Network {
+		if a.Network != who.Network || a.Disconnected {
 			continue
 		}
-		ok, err := net.Follows(r.Context(), a, who)
+		var ok bool
+		err = s.Hub.Call(r.Context(), a, func(ctx context.Context, c social.Connector, conn *social.Conn) error {
+			ok, err = c.Follows(ctx, conn, who)
+			return err
+		})
 		if err != nil {
 			return "", err
 		}

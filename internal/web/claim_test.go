@@ -92,7 +92,7 @@ func TestClaimPage(t *testing.T) {
 		}
 
 		// Followers: sign in with the sandbox, followers only.
-		acct, err := e.Social.CreateSandboxAccount(ctx, w.ID, "dellhome", "Dell Home")
+		acct, err := e.Social.CreateSandboxAccount(ctx, w.ID, "", "dellhome", "Dell Home")
 		if err != nil {
 			t.Fatal(err)
 		}

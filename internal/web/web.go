@@ -44,8 +44,8 @@ type Web struct {
 	Links  *links.Service
 	Offers *offers.Store
 	Social *social.Store
-	// Networks are the connectors claim pages sign people in with.
-	Networks map[string]social.Connector
+	// Hub calls the networks: claim pages sign people in and check follows.
+	Hub *social.Hub
 	Keys     *secret.Keys
 	Log      *slog.Logger
 	BaseURL  string
