@@ -79,6 +79,9 @@ type NewLink struct {
 	OfferID, PostID, AccountID         string
 	UTMSource, UTMCampaign, UTMContent string
 	CreatedBy                          string
+	// OwnPage marks a destination on Roost itself (an offer's claim
+	// page): the workspace's domain allowlist is for the store's pages.
+	OwnPage bool
 }
 
 // Update changes a link; nil fields stay as they are. ClearExpiry removes
@@ -235,9 +238,13 @@ func (s *Store) Create(ctx context.Context, wsID string, in NewLink) (Link, erro
 		return Link{}, err
 	}
 	var e valid.Errors
+	allowed := st.AllowedDomains
+	if in.OwnPage {
+		allowed = nil
+	}
 	l := Link{
 		ID: id.New("lnk"), WorkspaceID: wsID,
-		Destination: checkDest(&e, "destination", in.Destination, st.AllowedDomains, true),
+		Destination: checkDest(&e, "destination", in.Destination, allowed, true),
 		Title:       e.Text("title", in.Title, 0, 200),
 		Tags:        checkTags(&e, in.Tags),
 		ExpiresAt:   in.ExpiresAt,

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/roost-hq/roost/internal/api"
@@ -19,6 +20,7 @@ import (
 	"github.com/roost-hq/roost/internal/links"
 	"github.com/roost-hq/roost/internal/metrics"
 	"github.com/roost-hq/roost/internal/offers"
+	"github.com/roost-hq/roost/internal/posts"
 	"github.com/roost-hq/roost/internal/secret"
 	"github.com/roost-hq/roost/internal/social"
 	"github.com/roost-hq/roost/internal/store"
@@ -50,11 +52,14 @@ type Server struct {
 	Social  *social.Store
 	Sandbox *social.SandboxNetwork
 	Hub     *social.Hub
-	Web     *web.Web
-	API     *api.API
-	Metrics *metrics.Registry
-	Mux     *httpx.Mux
-	Handler http.Handler
+	Posts   *posts.Store
+	// Publisher publishes due posts; Serve runs it.
+	Publisher *posts.Publisher
+	Web       *web.Web
+	API       *api.API
+	Metrics   *metrics.Registry
+	Mux       *httpx.Mux
+	Handler   http.Handler
 }
 
 // New wires the capabilities together and starts their background work;
@@ -70,7 +75,9 @@ func New(ctx context.Context, o Options) (*Server, error) {
 	s.Social = social.NewStore(o.DB, o.Keys)
 	s.Sandbox = social.NewSandbox(o.DB)
 	s.Hub = &social.Hub{Store: s.Social, Connectors: map[string]social.Connector{social.Sandbox: s.Sandbox}}
-	s.Web = &web.Web{Team: s.Team, Auth: s.Auth, Links: s.Links, Offers: s.Offers, Social: s.Social, Hub: s.Hub, Keys: o.Keys, Log: o.Log, BaseURL: o.BaseURL, Secure: o.Secure}
+	s.Posts = posts.NewStore(o.DB, s.Links.Store, s.Offers, s.Social, o.BaseURL)
+	s.Publisher = &posts.Publisher{DB: o.DB, Hub: s.Hub, Log: o.Log}
+	s.Web = &web.Web{Team: s.Team, Auth: s.Auth, Links: s.Links, Offers: s.Offers, Social: s.Social, Hub: s.Hub, Posts: s.Posts, Keys: o.Keys, Log: o.Log, BaseURL: o.BaseURL, Secure: o.Secure}
 	if err := s.Web.Init(); err != nil {
 		s.Links.Close(ctx)
 		return nil, err
@@ -145,9 +152,13 @@ func CheckKey(ctx context.Context, db *store.DB, keys *secret.Keys) error {
 
 // Housekeeping runs on every node; each task is idempotent (a delete, or
 // a conditional update per row), so nodes doing it at once is harmless.
-// Unredeemed claims expire each minute; expired sessions, one-time tokens
+// Unredeemed claims expire each minute, and accounts whose follower count
+// is older than followersEvery are sampled; expired sessions, one-time tokens
 // and kept idempotent responses are deleted each hour.
-const housekeepingEvery = time.Minute
+const (
+	housekeepingEvery = time.Minute
+	followersEvery    = 6 * time.Hour
+)
 
 func (s *Server) housekeeping(ctx context.Context) {
 	t := time.NewTicker(housekeepingEvery)
@@ -158,6 +169,9 @@ func (s *Server) housekeeping(ctx context.Context) {
 			s.Log.Warn("housekeeping", "err", err)
 		} else if n > 0 {
 			s.Log.Info("expired unredeemed claims", "claims", n)
+		}
+		if err := s.Hub.SampleFollowers(ctx, followersEvery); err != nil && ctx.Err() == nil {
+			s.Log.Warn("housekeeping", "err", err)
 		}
 		if tick%60 == 0 {
 			if err := s.Auth.Expire(ctx, now); err != nil && ctx.Err() == nil {
@@ -192,11 +206,9 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		ErrorLog:          slog.NewLogLogger(s.Log.Handler(), slog.LevelWarn),
 	}
 	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		s.housekeeping(bg)
-	}()
+	var workers sync.WaitGroup
+	workers.Go(func() { s.housekeeping(bg) })
+	workers.Go(func() { s.Publisher.Run(bg) })
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	var err error
@@ -208,7 +220,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		cancel()
 	}
 	stopBG()
-	<-done
+	workers.Wait()
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil
 	}

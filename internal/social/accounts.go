@@ -315,3 +315,9 @@ func (s *Store) CreateSandboxAccount(ctx context.Context, wsID, memberID, handle
 	}
 	return s.Connect(ctx, wsID, Connection{Network: Sandbox, MemberID: memberID, Profile: Profile{RemoteID: handle, Handle: handle, DisplayName: displayName}})
 }
+
+// AccountByID returns an account whatever its workspace, for workers that
+// act on a row that already names it.
+func (s *Store) AccountByID(ctx context.Context, accountID string) (Account, error) {
+	return scanAccount(s.db.R.QueryRowContext(ctx, `SELECT `+accountCols+` FROM accounts WHERE id = $1`, accountID))
+}

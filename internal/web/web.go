@@ -23,6 +23,7 @@ import (
 	"github.com/roost-hq/roost/internal/id"
 	"github.com/roost-hq/roost/internal/links"
 	"github.com/roost-hq/roost/internal/offers"
+	"github.com/roost-hq/roost/internal/posts"
 	"github.com/roost-hq/roost/internal/ratelimit"
 	"github.com/roost-hq/roost/internal/secret"
 	"github.com/roost-hq/roost/internal/social"
@@ -45,11 +46,12 @@ type Web struct {
 	Offers *offers.Store
 	Social *social.Store
 	// Hub calls the networks: claim pages sign people in and check follows.
-	Hub *social.Hub
-	Keys     *secret.Keys
-	Log      *slog.Logger
-	BaseURL  string
-	Secure   bool // set Secure on cookies (the public URL is HTTPS)
+	Hub     *social.Hub
+	Posts   *posts.Store
+	Keys    *secret.Keys
+	Log     *slog.Logger
+	BaseURL string
+	Secure  bool // set Secure on cookies (the public URL is HTTPS)
 
 	loginByIP    *ratelimit.Limiter
 	loginByEmail *ratelimit.Limiter

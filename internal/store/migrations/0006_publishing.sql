@@ -56,8 +56,8 @@ CREATE TABLE network_apps (
 
 -- A post is written once; each account it goes to gets a copy with its
 -- own tracked link and final text. A copy is leased by one worker at a
--- time (lease_until), and attempts fences a worker whose lease ran out:
--- only the holder of the current attempt may record the outcome.
+-- time (lease_until), and the lease token fences a worker whose lease ran
+-- out: only the holder of the current lease may record the outcome.
 -- uncertain marks a copy whose last attempt may have reached the network:
 -- the next attempt looks for it before publishing again.
 CREATE TABLE posts (
@@ -83,6 +83,7 @@ CREATE TABLE post_copies (
     due_at BIGINT NOT NULL,
     attempts INTEGER NOT NULL DEFAULT 0,
     lease_until BIGINT,
+    lease TEXT NOT NULL DEFAULT '',
     uncertain BOOLEAN NOT NULL DEFAULT FALSE,
     remote_id TEXT NOT NULL DEFAULT '',
     remote_url TEXT NOT NULL DEFAULT '',
