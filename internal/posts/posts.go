@@ -9,6 +9,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -357,6 +358,13 @@ func (s *Store) Cancel(ctx context.Context, wsID, postID string) (Post, error) {
 
 // Retry schedules a failed copy again, now.
 func (s *Store) Retry(ctx context.Context, wsID, postID, copyID string) (Post, error) {
+	p, err := s.Get(ctx, wsID, postID)
+	if err != nil {
+		return Post{}, err
+	}
+	if !slices.ContainsFunc(p.Copies, func(c Copy) bool { return c.ID == copyID }) {
+		return Post{}, store.ErrNotFound
+	}
 	res, err := s.db.W.ExecContext(ctx, `UPDATE post_copies SET status = 'scheduled', due_at = $1, attempts = 0, error = '', updated_at = $1
 		WHERE workspace_id = $2 AND post_id = $3 AND id = $4 AND status = 'failed'`, time.Now().UnixMicro(), wsID, postID, copyID)
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 	"github.com/roost-hq/roost/internal/httpx"
 	"github.com/roost-hq/roost/internal/links"
 	"github.com/roost-hq/roost/internal/offers"
+	"github.com/roost-hq/roost/internal/posts"
 	"github.com/roost-hq/roost/internal/server/servertest"
 	"github.com/roost-hq/roost/internal/store"
 	"github.com/roost-hq/roost/internal/store/storetest"
@@ -48,34 +49,49 @@ func TestNoRouteLeaksAcrossWorkspaces(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		acctA, err := e.Social.CreateSandboxAccount(ctx, wsA.ID, "", "alphasecret", "Alphasecret Outlet")
+		if err != nil {
+			t.Fatal(err)
+		}
+		postA, err := e.Posts.Compose(ctx, wsA.ID, posts.Author{Signature: "^ALPHA"}, posts.Compose{Body: "alphasecret post", AccountIDs: []string{acctA.ID}, OfferID: offerA.ID})
+		if err != nil {
+			t.Fatal(err)
+		}
 		wsB, _ := e.Owner("Beta Shop", "owner.beta@example.com")
 		keyB := e.Key(wsB.ID)
 		markers := []string{"Alphasecret", "alphasecret", "agent.alpha@example.com", "owner.alpha@example.com", "^ALPHA", wsA.ID, agentA.ID, keyA.ID, ownerA.ID, linkA.ID,
-			offerA.ID, claimA.ID, claimA.Code}
+			offerA.ID, claimA.ID, claimA.Code, acctA.ID, postA.ID, postA.Copies[0].ID}
 
 		params := map[string]string{
-			"/api/v1/members/{id}":                agentA.ID,
-			"/api/v1/api-keys/{id}":               keyA.ID,
-			"/app/settings/members/{id}":          agentA.ID,
-			"/app/settings/members/{id}/remove":   agentA.ID,
-			"/app/settings/members/{id}/reinvite": agentA.ID,
-			"/app/settings/api-keys/{id}/revoke":  keyA.ID,
-			"/static/{file...}":                   "roost.css",
-			"/api/v1/links/{id}":                  linkA.ID,
-			"/api/v1/offers/{id}":                 offerA.ID,
-			"/api/v1/offers/{id}/codes.csv":       offerA.ID,
-			"/api/v1/offers/{id}/pool":            offerA.ID,
-			"/app/links/{id}":                     linkA.ID,
-			"/app/offers/{id}":                    offerA.ID,
-			"/app/offers/{id}/codes.csv":          offerA.ID,
-			"/app/offers/{id}/counts":             offerA.ID,
-			"/app/offers/{id}/pool":               offerA.ID,
-			"/app/links/{id}/delete":              linkA.ID,
-			"/app/links/{id}/qr.svg":              linkA.ID,
-			"/app/links/{id}/qr.png":              linkA.ID,
-			"/api/v1/links/{id}/stats":            linkA.ID,
-			"/api/v1/links/{id}/qr.png":           linkA.ID,
-			"/api/v1/links/{id}/qr.svg":           linkA.ID,
+			"/api/v1/members/{id}":                   agentA.ID,
+			"/api/v1/api-keys/{id}":                  keyA.ID,
+			"/app/settings/members/{id}":             agentA.ID,
+			"/app/settings/members/{id}/remove":      agentA.ID,
+			"/app/settings/members/{id}/reinvite":    agentA.ID,
+			"/app/settings/api-keys/{id}/revoke":     keyA.ID,
+			"/static/{file...}":                      "roost.css",
+			"/api/v1/links/{id}":                     linkA.ID,
+			"/api/v1/offers/{id}":                    offerA.ID,
+			"/api/v1/offers/{id}/codes.csv":          offerA.ID,
+			"/api/v1/offers/{id}/pool":               offerA.ID,
+			"/app/links/{id}":                        linkA.ID,
+			"/app/offers/{id}":                       offerA.ID,
+			"/app/offers/{id}/codes.csv":             offerA.ID,
+			"/app/offers/{id}/counts":                offerA.ID,
+			"/app/offers/{id}/pool":                  offerA.ID,
+			"/app/links/{id}/delete":                 linkA.ID,
+			"/app/links/{id}/qr.svg":                 linkA.ID,
+			"/app/links/{id}/qr.png":                 linkA.ID,
+			"/api/v1/links/{id}/stats":               linkA.ID,
+			"/app/settings/accounts/{id}":            acctA.ID,
+			"/app/settings/accounts/{id}/followers":  acctA.ID,
+			"/app/settings/accounts/{id}/mention":    acctA.ID,
+			"/app/settings/accounts/{id}/refresh":    acctA.ID,
+			"/app/settings/accounts/{id}/disconnect": acctA.ID,
+			"/app/posts/{id}/cancel":                 postA.ID,
+			"/app/posts/{id}/copies/{copy}/retry":    postA.ID + " " + postA.Copies[0].ID,
+			"/api/v1/links/{id}/qr.png":              linkA.ID,
+			"/api/v1/links/{id}/qr.svg":              linkA.ID,
 			// Public by design: whoever has a short link may follow it, and
 			// an offer's page is for anyone with its link.
 			"/{code}":             linkA.Code,
@@ -91,7 +107,10 @@ func TestNoRouteLeaksAcrossWorkspaces(t *testing.T) {
 			if !ok {
 				t.Fatalf("route %s has a parameter this test does not know: add an object of workspace A for it to params", path)
 			}
-			return path[:strings.Index(path, "{")] + v + path[strings.Index(path, "}")+1:]
+			for _, part := range strings.Fields(v) { // several parameters: their values space-separated
+				path = path[:strings.Index(path, "{")] + part + path[strings.Index(path, "}")+1:]
+			}
+			return path
 		}
 		leaks := func(who, route string, r servertest.Response) {
 			t.Helper()

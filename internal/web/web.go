@@ -100,7 +100,8 @@ func (s *Web) Init() error {
 		"initials": initials,
 		"date":     func(t any) string { return fmtTime(t, "2 Jan 2006") },
 		"ago":      ago,
-		"list":     func(v ...string) []string { return v },
+		"list":      func(v ...string) []string { return v },
+		"hasPrefix": strings.HasPrefix,
 		"dict": func(kv ...any) map[string]any {
 			m := map[string]any{}
 			for i := 0; i+1 < len(kv); i += 2 {
@@ -160,7 +161,7 @@ type navItem struct {
 var nav = []navItem{
 	{Name: "Overview", Href: "/app/", Icon: "overview"},
 	{Name: "Offers", Href: "/app/offers", Icon: "offers"},
-	{Name: "Posts", Icon: "posts"},
+	{Name: "Posts", Href: "/app/posts", Icon: "posts"},
 	{Name: "Links", Href: "/app/links", Icon: "links"},
 	{Name: "Inbox", Icon: "inbox"},
 	{Name: "Orders", Icon: "orders"},

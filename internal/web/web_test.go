@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/roost-hq/roost/internal/server/servertest"
 	"github.com/roost-hq/roost/internal/store"
@@ -191,6 +192,51 @@ func TestDashboard(t *testing.T) {
 		want(t, r, 200, "2 codes added, 2 lines rejected", "may hold only letters", "already earlier in this file")
 		want(t, owner.Get(offerPath+"/counts"), 200, `"pool_free":2`)
 		want(t, owner.PostFile(offerPath, offerPath+"/pool", "codes", "big.csv", strings.Repeat("X", 9<<20), nil), 400, "larger than 8 MB")
+
+		// Accounts: a sandbox account, its followers and a mention.
+		want(t, owner.Get("/app/settings/accounts"), 200, "No accounts yet", "Add a sandbox account")
+		want(t, owner.Get("/app/posts"), 200, "No accounts to post to yet")
+		want(t, owner.Post("/app/settings/accounts", "/app/settings/accounts/sandbox", url.Values{"handle": {"not ok!"}}), 422, "must be 1 to 30 letters")
+		r = owner.Post("/app/settings/accounts", "/app/settings/accounts/sandbox", url.Values{"handle": {"@DellOutlet"}, "display_name": {"Dell Outlet"}})
+		if r.Status != http.StatusSeeOther || !strings.HasPrefix(r.Header.Get("Location"), "/app/settings/accounts/acc_") {
+			t.Fatalf("add sandbox account: %d %s", r.Status, r.Header.Get("Location"))
+		}
+		acctPath := r.Header.Get("Location")
+		want(t, owner.Get(acctPath), 200, "@delloutlet", "Growth shows once there are two samples", "Save followers")
+		want(t, owner.Post(acctPath, acctPath+"/followers", url.Values{"followers": {"@ann\nbad handle!"}}), 422, "must be 1 to 30 letters")
+		wantRedirect(t, owner.Post(acctPath, acctPath+"/followers", url.Values{"followers": {"@ann\n@bob, carl"}}), acctPath)
+		want(t, owner.Get(acctPath), 200, "3 followers saved", "@ann\n@bob\n@carl", "healthy")
+		want(t, owner.Post(acctPath, acctPath+"/mention", url.Values{"from": {"@delloutlet"}, "text": {"hi"}}), 422, "is the brand account itself")
+		wantRedirect(t, owner.Post(acctPath, acctPath+"/mention", url.Values{"from": {"@ann"}, "text": {"@delloutlet is the XPS deal on?"}}), acctPath)
+		wantRedirect(t, owner.Post(acctPath, acctPath+"/refresh", nil), acctPath)
+		want(t, owner.Get(acctPath), 200, "is the XPS deal on?", "the credentials work")
+		want(t, owner.Get("/app/settings/accounts"), 200, "@delloutlet", "Dell Outlet", "healthy")
+
+		// Posts: compose with bad input, publish now, schedule and cancel.
+		acctID := strings.TrimPrefix(acctPath, "/app/settings/accounts/")
+		want(t, owner.Get("/app/posts"), 200, "New post", "@delloutlet", "No posts yet")
+		want(t, owner.Post("/app/posts", "/app/posts", url.Values{"body": {strings.Repeat("deal ", 120)}, "accounts": {acctID}}), 422, "over the 500 that @delloutlet on Sandbox allows")
+		want(t, owner.Post("/app/posts", "/app/posts", url.Values{"body": {"x"}, "accounts": {acctID}, "when": {"later"}}), 422, "choose when to publish")
+		wantRedirect(t, owner.Post("/app/posts", "/app/posts", url.Values{"body": {"Outlet deal: {link}"}, "accounts": {acctID}, "destination": {"https://shop.example.com/xps"}, "when": {"now"}}), "/app/posts")
+		want(t, owner.Get("/app/posts"), 200, "Post queued", "Outlet deal: {link}", "scheduled")
+		if n, err := e.Publisher.RunOnce(context.Background()); err != nil || n != 1 {
+			t.Fatalf("publisher: %d %v", n, err)
+		}
+		want(t, owner.Get("/app/posts?status=published"), 200, "Outlet deal", "published")
+		want(t, owner.Get(acctPath), 200, "Outlet deal: "+e.URL+"/")
+		later := time.Now().UTC().Add(48 * time.Hour).Format("2006-01-02T15:04")
+		wantRedirect(t, owner.Post("/app/posts", "/app/posts", url.Values{"body": {"Tomorrow"}, "accounts": {acctID}, "when": {"later"}, "scheduled_at": {later}}), "/app/posts")
+		page := owner.Get("/app/posts?status=scheduled")
+		want(t, page, 200, "Post scheduled for", "Tomorrow")
+		postID := regexp.MustCompile(`/app/posts/(pst_[a-z0-9]+)/cancel`).FindStringSubmatch(page.Body)
+		if postID == nil {
+			t.Fatal("no cancel button on a scheduled post")
+		}
+		wantRedirect(t, owner.Post("/app/posts", "/app/posts/"+postID[1]+"/cancel", nil), "/app/posts")
+		want(t, owner.Get("/app/posts?status=cancelled"), 200, "Tomorrow")
+		wantRedirect(t, owner.Post(acctPath, acctPath+"/disconnect", nil), "/app/settings/accounts")
+		want(t, owner.Get("/app/settings/accounts"), 200, "disconnected. Its posts")
+		want(t, owner.Get(acctPath), 404)
 
 		// Profile and password.
 		wantRedirect(t, owner.Post("/app/settings/profile", "/app/settings/profile", url.Values{"name": {"Lena B."}, "signature": {"^LBB"}}), "/app/settings/profile")

@@ -35,3 +35,58 @@ document.querySelectorAll("[data-live]").forEach(function (box) {
   setInterval(tick, 5000);
   document.addEventListener("visibilitychange", tick);
 });
+
+// The composer: a live length counter per chosen account, measured as its
+// network measures (the server checks again on submit). URLs count 23 on
+// Mastodon and X; Bluesky counts graphemes; X weighs CJK and emoji 2.
+(function () {
+  var form = document.querySelector("[data-composer]");
+  if (!form) return;
+  var seg = window.Intl && Intl.Segmenter ? new Intl.Segmenter(undefined, { granularity: "grapheme" }) : null;
+  var graphemes = function (s) { return seg ? Array.from(seg.segment(s), function (x) { return x.segment; }) : Array.from(s); };
+  var urlRE = /https?:\/\/[^\s<>"]+/g;
+  var links23 = function (s) {
+    return s.replace(urlRE, function (u) {
+      var m = u.match(/[.,:;!?)\]}'"]+$/);
+      return "x".repeat(23) + (m ? m[0] : "");
+    });
+  };
+  var isEmoji = function (g) { return /\u200d|\ufe0f|[\u{1F000}-\u{1FAFF}\u{2600}-\u{27BF}\u{1F1E6}-\u{1F1FF}]/u.test(g); };
+  var xWeight = function (cp) { return cp <= 4351 || (cp >= 8192 && cp <= 8205) || (cp >= 8208 && cp <= 8223) || (cp >= 8242 && cp <= 8247) ? 1 : 2; };
+  var count = {
+    mastodon: function (s) { return graphemes(links23(s).replace(/@([A-Za-z0-9_]+)@[A-Za-z0-9.-]+[A-Za-z0-9]/g, "@$1")).length; },
+    bluesky: function (s) { return graphemes(s).length; },
+    x: function (s) {
+      var n = 0;
+      graphemes(links23(s.normalize("NFC"))).forEach(function (g) {
+        if (isEmoji(g)) { n += 2; return; }
+        for (var c of g) n += xWeight(c.codePointAt(0));
+      });
+      return n;
+    },
+    sandbox: function (s) { return graphemes(s).length; }
+  };
+  var render = function () {
+    var body = form.elements.body.value.trim();
+    var hasLink = form.elements.offer_id.value || form.elements.destination.value.trim();
+    var link = hasLink ? form.getAttribute("data-sample-link") : "";
+    if (link) body = body.indexOf("{link}") >= 0 ? body.replace("{link}", link) : body + "\n\n" + link;
+    body = body.split("{link}").join("");
+    var sig = form.getAttribute("data-signature");
+    return sig ? body + " " + sig : body;
+  };
+  var update = function () {
+    var text = render();
+    form.querySelectorAll("input[name=accounts]").forEach(function (box) {
+      var out = box.parentNode.querySelector(".counter");
+      if (!box.checked) { out.textContent = ""; return; }
+      var fn = count[box.getAttribute("data-network")] || count.sandbox;
+      var n = fn(text), limit = +box.getAttribute("data-limit");
+      out.textContent = n + " / " + limit;
+      out.classList.toggle("over", n > limit);
+    });
+  };
+  form.addEventListener("input", update);
+  form.addEventListener("change", update);
+  update();
+})();
