@@ -97,9 +97,9 @@ func (s *Web) Init() error {
 			}
 			return "/static/" + name + "?v=" + h, nil
 		},
-		"initials": initials,
-		"date":     func(t any) string { return fmtTime(t, "2 Jan 2006") },
-		"ago":      ago,
+		"initials":  initials,
+		"date":      func(t any) string { return fmtTime(t, "2 Jan 2006") },
+		"ago":       ago,
 		"list":      func(v ...string) []string { return v },
 		"hasPrefix": strings.HasPrefix,
 		"dict": func(kv ...any) map[string]any {
