@@ -15,7 +15,9 @@ import (
 	"github.com/roost-hq/roost/internal/httpx"
 	"github.com/roost-hq/roost/internal/links"
 	"github.com/roost-hq/roost/internal/offers"
+	"github.com/roost-hq/roost/internal/posts"
 	"github.com/roost-hq/roost/internal/secret"
+	"github.com/roost-hq/roost/internal/social"
 	"github.com/roost-hq/roost/internal/store"
 	"github.com/roost-hq/roost/internal/team"
 )
@@ -27,6 +29,9 @@ type API struct {
 	Auth    *auth.Store
 	Links   *links.Service
 	Offers  *offers.Store
+	Social  *social.Store
+	Hub     *social.Hub
+	Posts   *posts.Store
 	Keys    *secret.Keys
 	Log     *slog.Logger
 	BaseURL string
@@ -93,6 +98,18 @@ func (a *API) Register(mux *httpx.Mux) {
 	mux.Handle("GET /api/v1/claims", httpx.APIKey, a.authed(a.listClaims))
 	mux.Handle("POST /api/v1/claims/redeem", httpx.APIKey, a.authed(a.redeem(false)))
 	mux.Handle("POST /api/v1/claims/release", httpx.APIKey, a.authed(a.redeem(true)))
+
+	mux.Handle("GET /api/v1/accounts", httpx.APIKey, a.authed(a.listAccounts))
+	mux.Handle("POST /api/v1/accounts", httpx.APIKey, a.authed(a.idempotent(a.connectAccount)))
+	mux.Handle("GET /api/v1/accounts/{id}", httpx.APIKey, a.authed(a.getAccount))
+	mux.Handle("DELETE /api/v1/accounts/{id}", httpx.APIKey, a.authed(a.disconnectAccount))
+	mux.Handle("POST /api/v1/accounts/{id}/check", httpx.APIKey, a.authed(a.checkAccount))
+	mux.Handle("GET /api/v1/accounts/{id}/followers", httpx.APIKey, a.authed(a.accountFollowers))
+	mux.Handle("GET /api/v1/posts", httpx.APIKey, a.authed(a.listPosts))
+	mux.Handle("POST /api/v1/posts", httpx.APIKey, a.authed(a.idempotent(a.createPost)))
+	mux.Handle("GET /api/v1/posts/{id}", httpx.APIKey, a.authed(a.getPost))
+	mux.Handle("POST /api/v1/posts/{id}/cancel", httpx.APIKey, a.authed(a.cancelPost))
+	mux.Handle("POST /api/v1/posts/{id}/copies/{copy}/retry", httpx.APIKey, a.authed(a.retryCopy))
 }
 
 func (a *API) authed(h handler) http.Handler { return a.wrap(h, true) }

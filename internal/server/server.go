@@ -82,7 +82,8 @@ func New(ctx context.Context, o Options) (*Server, error) {
 		s.Links.Close(ctx)
 		return nil, err
 	}
-	s.API = &api.API{DB: o.DB, Team: s.Team, Auth: s.Auth, Links: s.Links, Offers: s.Offers, Keys: o.Keys, Log: o.Log, BaseURL: o.BaseURL}
+	s.API = &api.API{DB: o.DB, Team: s.Team, Auth: s.Auth, Links: s.Links, Offers: s.Offers, Social: s.Social, Hub: s.Hub, Posts: s.Posts,
+		Keys: o.Keys, Log: o.Log, BaseURL: o.BaseURL}
 
 	s.Metrics.RegisterRuntime()
 	pool := func(f func(sql.DBStats) int) func() float64 {
