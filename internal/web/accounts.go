@@ -44,12 +44,13 @@ func (s *Web) addSandboxAccount(w http.ResponseWriter, r *http.Request) {
 }
 
 type accountData struct {
-	Account   social.Account
-	Rule      social.Rule
-	Chart     any
-	Followers string // sandbox: the list, one per line
-	Timeline  []social.Message
-	Sandbox   bool
+	Account       social.Account
+	Rule          social.Rule
+	Chart         any
+	Followers     string // sandbox: the list, one per line
+	FollowerCount int
+	Timeline      []social.Message
+	Sandbox       bool
 }
 
 func (s *Web) accountPage(w http.ResponseWriter, r *http.Request) {
@@ -88,7 +89,7 @@ func (s *Web) renderAccount(w http.ResponseWriter, r *http.Request, status int, 
 		for i := range fs {
 			fs[i] = "@" + fs[i]
 		}
-		d.Followers = strings.Join(fs, "\n")
+		d.Followers, d.FollowerCount = strings.Join(fs, "\n"), len(fs)
 		if d.Timeline, err = sb.Timeline(r.Context(), a, 20); err != nil {
 			s.fail(w, r, err)
 			return

@@ -13,9 +13,10 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/roost-hq/roost/internal/browsertest"
 	"github.com/roost-hq/roost/internal/links"
+	"github.com/roost-hq/roost/internal/posts"
 	"github.com/roost-hq/roost/internal/server/servertest"
-	"github.com/roost-hq/roost/internal/social"
 	"github.com/roost-hq/roost/internal/store"
+	"github.com/roost-hq/roost/internal/team"
 )
 
 // signIn goes to the dashboard and signs in through the form, as a person does.
@@ -135,52 +136,134 @@ func TestBrowserLinkClick(t *testing.T) {
 	}
 }
 
-// TestBrowserClaimOnPhone claims a followers-only offer through the sandbox
-// network on a phone, as a shopper does: sign in with the handle, claim,
-// see the code and the Shop now button. (The offer is made through the API
-// until the dashboard's offer editor exists.)
+// TestBrowserClaimOnPhone does the whole followers-only flow on a phone:
+// a marketer adds a sandbox account and its followers and creates the
+// offer in the dashboard; a shopper opens the offer page, signs in with
+// the handle, claims, and sees the code and the Shop now button.
 func TestBrowserClaimOnPhone(t *testing.T) {
 	t.Parallel()
 	e := servertest.New(t, store.SQLite)
-	w, _ := e.Owner("Dell Outlet", "lena@example.com")
-	ctxb := context.Background()
-	acct, err := e.Social.CreateSandboxAccount(ctxb, w.ID, "", "delloutlet", "Dell Outlet")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := social.NewSandbox(e.DB).SetFollowers(ctxb, acct, []string{"shopper"}); err != nil {
-		t.Fatal(err)
-	}
-	key := e.Key(w.ID)
-	r := e.API(key, "POST", "/api/v1/offers", `{"slug":"xps-13","title":"XPS 13 for followers","description":"Outlet price, this week only.",
-		"landing_url":"https://shop.example.com/xps","currency":"USD","products":[{"sku":"XPS13","name":"XPS 13 (2024)","regular_price":129900,"deal_price":89900}],
-		"cap":50,"audience":"followers","accounts":["`+acct.ID+`"],"code_mode":"unique","code_prefix":"OUT-","published":true,"ends_at":"`+time.Now().Add(72*time.Hour).UTC().Format(time.RFC3339)+`"}`)
-	if r.Status != 201 {
-		t.Fatalf("offer: %d %s", r.Status, r.Body)
-	}
+	e.Owner("Dell Outlet", "lena@example.com")
 	ctx := browsertest.New(t, browsertest.Phone)
+	signIn(t, ctx, e, "lena@example.com")
 	browsertest.Do(t, ctx,
+		chromedp.Navigate(e.URL+"/app/settings/accounts"),
+		chromedp.WaitVisible(`input[name=handle]`),
+		chromedp.SendKeys(`input[name=handle]`, "@delloutlet"),
+		chromedp.SendKeys(`input[name=display_name]`, "Dell Outlet"),
+		chromedp.Click(`#sandbox button[type=submit]`),
+		chromedp.WaitVisible(`textarea[name=followers]`),
+		chromedp.SendKeys(`textarea[name=followers]`, "@shopper\n@another"),
+		chromedp.Click(`#followers button[type=submit]`),
+		chromedp.WaitVisible(`#followers[data-count="2"]`),
+	)
+	browsertest.Screenshot(t, ctx, "account")
+	if browsertest.Get(t, ctx, chromedp.Evaluate[bool](sidewaysScroll)) {
+		t.Fatal("the account page scrolls sideways on a phone")
+	}
+	ends := time.Now().Add(72 * time.Hour).UTC()
+	browsertest.Do(t, ctx,
+		chromedp.Navigate(e.URL+"/app/offers/new"),
+		chromedp.WaitVisible(`input[name=title]`),
+		chromedp.SendKeys(`input[name=title]`, "XPS 13 for followers"),
+		chromedp.SendKeys(`input[name=slug]`, "xps-13"),
+		chromedp.SendKeys(`textarea[name=description]`, "Outlet price, this week only."),
+		chromedp.SendKeys(`input[name=landing_url]`, "https://shop.example.com/xps"),
+		chromedp.SetValue(`input[name=cap]`, "50"),
+		chromedp.SendKeys(`textarea[name=products]`, "XPS13, XPS 13 (2024), 1299.00, 899.00"),
+		chromedp.SetValue(`input[name=ends_at]`, ends.Format("2006-01-02T15:04")),
+		chromedp.SendKeys(`input[name=code_prefix]`, "OUT-"),
+		chromedp.Click(`fieldset.accounts input[type=checkbox]`),
+		chromedp.Click(`input[name=published]`),
+		chromedp.Click(`form.stack button.primary[type=submit]`),
+		chromedp.WaitVisible(`.badge.state-live`),
+	)
+	browsertest.Screenshot(t, ctx, "offer-created")
+
+	shopper := browsertest.New(t, browsertest.Phone)
+	browsertest.Do(t, shopper,
 		chromedp.Navigate(e.URL+"/o/xps-13"),
 		chromedp.WaitVisible(`input[name=handle]`),
 	)
-	browsertest.Screenshot(t, ctx, "offer")
-	if browsertest.Get(t, ctx, chromedp.Evaluate[bool](sidewaysScroll)) {
+	browsertest.Screenshot(t, shopper, "offer")
+	if browsertest.Get(t, shopper, chromedp.Evaluate[bool](sidewaysScroll)) {
 		t.Fatal("the offer page scrolls sideways on a phone")
 	}
-	browsertest.Do(t, ctx,
+	browsertest.Do(t, shopper,
 		chromedp.SendKeys(`input[name=handle]`, "@shopper"),
 		chromedp.Click(`form.stack button[type=submit]`),
 		chromedp.WaitVisible(`.offer-claim form button[type=submit]`),
 		chromedp.Click(`.offer-claim form button[type=submit]`),
 		chromedp.WaitVisible(`#claim-code`),
 	)
-	browsertest.Screenshot(t, ctx, "claimed")
-	code := browsertest.Get(t, ctx, chromedp.Text(`#claim-code`))
-	left := browsertest.Get(t, ctx, chromedp.Text(`#units-left`))
+	browsertest.Screenshot(t, shopper, "claimed")
+	code := browsertest.Get(t, shopper, chromedp.Text(`#claim-code`))
+	left := browsertest.Get(t, shopper, chromedp.Text(`#units-left`))
 	if !strings.HasPrefix(code, "OUT-") || left != "49" {
 		t.Fatalf("code %q, units left %q", code, left)
 	}
-	if shop := browsertest.Get(t, ctx, chromedp.Evaluate[string](`document.querySelector('.offer-code a').href`)); !strings.HasPrefix(shop, "https://shop.example.com/xps") {
+	if shop := browsertest.Get(t, shopper, chromedp.Evaluate[string](`document.querySelector('.offer-code a').href`)); !strings.HasPrefix(shop, "https://shop.example.com/xps") {
 		t.Fatalf("Shop now goes to %q", shop)
 	}
+	// The marketer's offer page counts the claim without a reload.
+	deadline := time.Now().Add(15 * time.Second)
+	for browsertest.Get(t, ctx, chromedp.Text(`[data-field=claimed]`)) != "1" {
+		if time.Now().After(deadline) {
+			t.Fatal("the offer page never showed the claim")
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
 }
+
+// TestBrowserComposePublish writes a post in the composer, watches the
+// live length counter, publishes to a sandbox account and sees the copy
+// land on the sandbox network with the tracked link and the signature.
+func TestBrowserComposePublish(t *testing.T) {
+	t.Parallel()
+	e := servertest.New(t, store.SQLite)
+	w, owner := e.Owner("Dell Outlet", "lena@example.com")
+	ctxb, stop := context.WithCancel(context.Background())
+	t.Cleanup(stop)
+	if _, err := e.Team.UpdateMember(ctxb, team.Owner, w.ID, owner.ID, team.MemberUpdate{Signature: ptr("^LB")}); err != nil {
+		t.Fatal(err)
+	}
+	acct, err := e.Social.CreateSandboxAccount(ctxb, w.ID, "", "delloutlet", "Dell Outlet")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go e.Publisher.Run(ctxb)
+	ctx := browsertest.New(t, browsertest.Laptop)
+	signIn(t, ctx, e, "lena@example.com")
+	browsertest.Do(t, ctx,
+		chromedp.Click(`nav.main a[href="/app/posts"]`),
+		chromedp.WaitVisible(`textarea[name=body]`),
+		chromedp.SendKeys(`textarea[name=body]`, "Outlet XPS 13 at $899 for followers 🎉 {link}"),
+		chromedp.SendKeys(`input[name=destination]`, "https://shop.example.com/xps"),
+		chromedp.Click(`input[name=accounts]`),
+	)
+	counter := browsertest.Get(t, ctx, chromedp.Text(`.counter`))
+	want := fmt.Sprintf("%d / 500", len([]rune(posts.Render("Outlet XPS 13 at $899 for followers 🎉 {link}", e.Posts.SampleLink(), "^LB"))))
+	if counter != want {
+		t.Fatalf("live counter %q, want %q", counter, want)
+	}
+	browsertest.Screenshot(t, ctx, "composer")
+	browsertest.Do(t, ctx, chromedp.Click(`#compose button.primary`), chromedp.WaitVisible(`.post`))
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		browsertest.Do(t, ctx, chromedp.Navigate(e.URL+"/app/posts"), chromedp.WaitVisible(`.post`))
+		if browsertest.Get(t, ctx, chromedp.Text(`.copies .badge`)) == "published" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the post was never published")
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	browsertest.Screenshot(t, ctx, "published")
+	tl, err := e.Sandbox.Timeline(ctxb, acct, 5)
+	if err != nil || len(tl) != 1 || !strings.HasSuffix(tl[0].Text, " ^LB") || !strings.Contains(tl[0].Text, e.URL+"/") {
+		t.Fatalf("on the sandbox network: %+v %v", tl, err)
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
