@@ -1,0 +1,236 @@
+package mastodon_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"html"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// fakeMastodon is an httptest server that behaves like the Mastodon REST
+// API as documented (docs.joinmastodon.org): bearer tokens, statuses with
+// Idempotency-Key, notifications newest first with Link-header
+// pagination, accounts/lookup, v2/search with resolve, relationships,
+// X-RateLimit-* headers and 429s, {"error": …} bodies. Switches make it
+// misbehave the ways real servers do.
+type fakeMastodon struct {
+	*httptest.Server
+	mu             sync.Mutex
+	token          string
+	revoked        bool
+	ignoreIdemKey  bool          // some Mastodon-API servers do
+	slowAfterPost  time.Duration // answer late, after the status exists
+	rateLimited    time.Time     // 429 until then
+	garbage        bool          // 200 with a body that is not JSON
+	statuses       []fakeStatus  // newest last
+	idem           map[string]int
+	postCalls      int
+	notes          []json.RawMessage // newest last, ids ascending
+	noteIDs        []int
+	followers      map[string]bool // local account IDs following @outlet
+	accounts       map[string]fakeAccount
+	remote         map[string]fakeAccount // found only by search with resolve
+	followersCount int64
+}
+
+type fakeStatus struct {
+	ID, Content, URL string
+}
+
+type fakeAccount struct {
+	ID       string `json:"id"`
+	Username string `json:"username"`
+	Acct     string `json:"acct"`
+	URL      string `json:"url"`
+}
+
+func newFake(t *testing.T) *fakeMastodon {
+	f := &fakeMastodon{token: "tok-1", idem: map[string]int{}, followers: map[string]bool{}, followersCount: 1234,
+		accounts: map[string]fakeAccount{"ann": {ID: "7", Username: "ann", Acct: "ann"}},
+		remote:   map[string]fakeAccount{"bob@other.example": {ID: "99", Username: "bob", Acct: "bob@other.example"}}}
+	f.Server = httptest.NewServer(http.HandlerFunc(f.serve))
+	t.Cleanup(f.Close)
+	return f
+}
+
+func (f *fakeMastodon) fail(w http.ResponseWriter, status int, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	fmt.Fprintf(w, `{"error":%q}`, msg)
+}
+
+func (f *fakeMastodon) json(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	json.NewEncoder(w).Encode(v)
+}
+
+func (f *fakeMastodon) serve(w http.ResponseWriter, r *http.Request) {
+	if r.Header.Get("User-Agent") == "" || strings.HasPrefix(r.Header.Get("User-Agent"), "Go-http-client") {
+		f.fail(w, http.StatusForbidden, "Requests without a User-Agent are not accepted")
+		return
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	w.Header().Set("X-RateLimit-Limit", "300")
+	w.Header().Set("X-RateLimit-Remaining", "299")
+	if r.URL.Path == "/api/v2/instance" {
+		f.json(w, map[string]any{"domain": "outlet.example", "configuration": map[string]any{"statuses": map[string]any{"max_characters": 1000, "characters_reserved_per_url": 23}}})
+		return
+	}
+	if r.Header.Get("Authorization") != "Bearer "+f.token {
+		f.fail(w, http.StatusUnauthorized, "The access token is invalid")
+		return
+	}
+	if f.revoked {
+		f.fail(w, http.StatusUnauthorized, "The access token was revoked")
+		return
+	}
+	if time.Now().Before(f.rateLimited) {
+		w.Header().Set("X-RateLimit-Remaining", "0")
+		w.Header().Set("X-RateLimit-Reset", f.rateLimited.UTC().Format(time.RFC3339Nano))
+		f.fail(w, http.StatusTooManyRequests, "Too many requests")
+		return
+	}
+	if f.garbage {
+		w.Header().Set("Content-Type", "text/html")
+		w.Write([]byte("<html><body>502 Bad Gateway</body></html>"))
+		return
+	}
+	q := r.URL.Query()
+	switch {
+	case r.Method == "GET" && r.URL.Path == "/api/v1/accounts/verify_credentials":
+		f.json(w, map[string]any{"id": "14715", "username": "outlet", "acct": "outlet", "display_name": "Outlet", "followers_count": f.followersCount})
+	case r.Method == "POST" && r.URL.Path == "/api/v1/statuses":
+		f.postCalls++
+		text := r.PostFormValue("status")
+		if text == "" {
+			f.fail(w, http.StatusUnprocessableEntity, "Validation failed: Text can't be blank")
+			return
+		}
+		if len([]rune(text)) > 1000 {
+			f.fail(w, http.StatusUnprocessableEntity, "Validation failed: Text character limit of 1000 exceeded")
+			return
+		}
+		key := r.Header.Get("Idempotency-Key")
+		i, seen := f.idem[key]
+		if !seen || f.ignoreIdemKey || key == "" {
+			id := strconv.Itoa(1000 + len(f.statuses))
+			f.statuses = append(f.statuses, fakeStatus{ID: id, URL: f.URL + "/@outlet/" + id, Content: "<p>" + linkify(text) + "</p>"})
+			i = len(f.statuses) - 1
+			f.idem[key] = i
+		}
+		st := f.statuses[i]
+		if f.slowAfterPost > 0 {
+			f.mu.Unlock()
+			time.Sleep(f.slowAfterPost)
+			f.mu.Lock()
+		}
+		f.json(w, map[string]any{"id": st.ID, "url": st.URL, "content": st.Content, "visibility": "public"})
+	case r.Method == "GET" && r.URL.Path == "/api/v1/accounts/14715/statuses":
+		out := []map[string]any{}
+		for i := len(f.statuses) - 1; i >= 0 && len(out) < 40; i-- {
+			out = append(out, map[string]any{"id": f.statuses[i].ID, "url": f.statuses[i].URL, "content": f.statuses[i].Content})
+		}
+		f.json(w, out)
+	case r.Method == "GET" && r.URL.Path == "/api/v1/notifications":
+		f.notifications(w, r)
+	case r.Method == "GET" && r.URL.Path == "/api/v1/accounts/lookup":
+		a, ok := f.accounts[q.Get("acct")]
+		if !ok {
+			f.fail(w, http.StatusNotFound, "Record not found")
+			return
+		}
+		f.json(w, a)
+	case r.Method == "GET" && r.URL.Path == "/api/v2/search":
+		res := map[string]any{"accounts": []fakeAccount{}, "statuses": []any{}, "hashtags": []any{}}
+		if a, ok := f.remote[strings.TrimPrefix(q.Get("q"), "@")]; ok && q.Get("resolve") == "true" {
+			res["accounts"] = []fakeAccount{a}
+		}
+		f.json(w, res)
+	case r.Method == "GET" && r.URL.Path == "/api/v1/accounts/relationships":
+		out := []map[string]any{}
+		for _, id := range q["id[]"] {
+			out = append(out, map[string]any{"id": id, "following": false, "followed_by": f.followers[id]})
+		}
+		f.json(w, out)
+	default:
+		f.fail(w, http.StatusNotFound, "Record not found")
+	}
+}
+
+// notifications pages as Mastodon does: newest first; min_id returns the
+// page immediately newer than it; Link carries next (max_id) and prev
+// (min_id).
+func (f *fakeMastodon) notifications(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	limit, _ := strconv.Atoi(q.Get("limit"))
+	if limit <= 0 || limit > 40 {
+		limit = 40
+	}
+	var idx []int
+	if m := q.Get("min_id"); m != "" {
+		min, _ := strconv.Atoi(m)
+		for i, id := range f.noteIDs {
+			if id > min && len(idx) < limit {
+				idx = append(idx, i)
+			}
+		}
+	} else {
+		for i := len(f.noteIDs) - 1; i >= 0 && len(idx) < limit; i-- {
+			idx = append(idx, i)
+		}
+	}
+	sort.Sort(sort.Reverse(sort.IntSlice(idx)))
+	out := make([]json.RawMessage, len(idx))
+	for k, i := range idx {
+		out[k] = f.notes[i]
+	}
+	if len(idx) > 0 {
+		newest, oldest := f.noteIDs[idx[0]], f.noteIDs[idx[len(idx)-1]]
+		w.Header().Set("Link", fmt.Sprintf(`<%s/api/v1/notifications?max_id=%d&types%%5B%%5D=mention>; rel="next", <%s/api/v1/notifications?min_id=%d&types%%5B%%5D=mention>; rel="prev"`,
+			"https://evil.example", oldest, "https://evil.example", newest))
+	}
+	f.json(w, out)
+}
+
+// addMention adds a notification from the documented fixture, with new IDs.
+func (f *fakeMastodon) addMention(t *testing.T, from, text string) {
+	t.Helper()
+	b, err := os.ReadFile("testdata/notifications.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ns []map[string]any
+	json.Unmarshal(b, &ns)
+	n := ns[0]
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	id := 35000000 + len(f.noteIDs)
+	n["id"] = strconv.Itoa(id)
+	st := n["status"].(map[string]any)
+	st["id"] = strconv.Itoa(200000 + id)
+	st["content"] = "<p>" + html.EscapeString(text) + "</p>"
+	n["account"].(map[string]any)["acct"] = from
+	raw, _ := json.Marshal(n)
+	f.notes = append(f.notes, raw)
+	f.noteIDs = append(f.noteIDs, id)
+}
+
+var urlRE = regexp.MustCompile(`https?://\S+`)
+
+// linkify renders text as Mastodon does: escaped, links as anchors.
+func linkify(text string) string {
+	esc := html.EscapeString(text)
+	return urlRE.ReplaceAllStringFunc(esc, func(u string) string {
+		return fmt.Sprintf(`<a href="%s" rel="nofollow noopener" target="_blank">%s</a>`, u, u)
+	})
+}
