@@ -148,7 +148,9 @@ func (c *Connector) FindPublished(ctx context.Context, conn *social.Conn, d soci
 	return social.Published{}, false, nil
 }
 
-func sameText(a, b string) bool { return strings.Join(strings.Fields(a), " ") == strings.Join(strings.Fields(b), " ") }
+func sameText(a, b string) bool {
+	return strings.Join(strings.Fields(a), " ") == strings.Join(strings.Fields(b), " ")
+}
 
 type notification struct {
 	ID        string  `json:"id"`

@@ -60,7 +60,10 @@ func TestVerifyPublishAndErrors(t *testing.T) {
 		t.Fatal("found a post that was never made")
 	}
 
-	e := wantKind(t, func() error { _, err := c.Publish(ctx, conn(f), social.Draft{Key: "k2", Text: strings.Repeat("x", 1001)}); return err }(), social.Rejected)
+	e := wantKind(t, func() error {
+		_, err := c.Publish(ctx, conn(f), social.Draft{Key: "k2", Text: strings.Repeat("x", 1001)})
+		return err
+	}(), social.Rejected)
 	if e.Status != 422 || !strings.Contains(e.Reason, "character limit") {
 		t.Fatalf("rejected: %+v", e)
 	}

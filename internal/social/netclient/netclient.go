@@ -40,12 +40,12 @@ type Client struct {
 
 // Request is one call.
 type Request struct {
-	Method  string
-	URL     string
-	Header  http.Header
-	JSON    any        // a JSON body
-	Form    url.Values // a form body
-	Out     any        // decoded from a 2xx JSON answer
+	Method string
+	URL    string
+	Header http.Header
+	JSON   any        // a JSON body
+	Form   url.Values // a form body
+	Out    any        // decoded from a 2xx JSON answer
 	// Headers, when set, receives the answer's headers.
 	Headers *http.Header
 }
