@@ -23,6 +23,7 @@ import (
 	"github.com/roost-hq/roost/internal/posts"
 	"github.com/roost-hq/roost/internal/secret"
 	"github.com/roost-hq/roost/internal/social"
+	"github.com/roost-hq/roost/internal/social/mastodon"
 	"github.com/roost-hq/roost/internal/store"
 	"github.com/roost-hq/roost/internal/team"
 	"github.com/roost-hq/roost/internal/web"
@@ -40,6 +41,9 @@ type Options struct {
 	GeoIPPath string
 	// LinkPollEvery is how often links changed on other nodes are noticed.
 	LinkPollEvery time.Duration
+	// NetworkHTTP is the client the network connectors call with (nil: a
+	// default with a 30 s timeout).
+	NetworkHTTP *http.Client
 }
 
 // Server is one Roost process.
@@ -74,7 +78,8 @@ func New(ctx context.Context, o Options) (*Server, error) {
 	s.Offers = offers.NewStore(o.DB)
 	s.Social = social.NewStore(o.DB, o.Keys)
 	s.Sandbox = social.NewSandbox(o.DB)
-	s.Hub = &social.Hub{Store: s.Social, Connectors: map[string]social.Connector{social.Sandbox: s.Sandbox}}
+	s.Hub = &social.Hub{Store: s.Social, Connectors: map[string]social.Connector{
+		social.Sandbox: s.Sandbox, social.Mastodon: &mastodon.Connector{HTTP: o.NetworkHTTP}}}
 	s.Posts = posts.NewStore(o.DB, s.Links.Store, s.Offers, s.Social, o.BaseURL)
 	s.Publisher = &posts.Publisher{DB: o.DB, Hub: s.Hub, Log: o.Log}
 	s.Web = &web.Web{Team: s.Team, Auth: s.Auth, Links: s.Links, Offers: s.Offers, Social: s.Social, Hub: s.Hub, Posts: s.Posts, Keys: o.Keys, Log: o.Log, BaseURL: o.BaseURL, Secure: o.Secure}

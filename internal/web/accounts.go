@@ -7,7 +7,9 @@ import (
 	"time"
 
 	"github.com/roost-hq/roost/internal/social"
+	"github.com/roost-hq/roost/internal/social/mastodon"
 	"github.com/roost-hq/roost/internal/store"
+	"github.com/roost-hq/roost/internal/valid"
 )
 
 // Brand accounts, in Settings: connect, see health and follower growth,
@@ -178,4 +180,105 @@ func (s *Web) disconnectAccount(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.redirect(w, r, "/app/settings/accounts", "ok", a.Mention()+" disconnected. Its posts, links and claims keep their history.")
+}
+
+// Connecting a Mastodon account: Roost registers itself with the instance
+// (once), sends the admin to approve it there, and takes the code back.
+
+func (s *Web) mastodonCallbackURL() string {
+	return s.BaseURL + "/app/settings/accounts/callback/mastodon"
+}
+
+func (s *Web) mastodon() *mastodon.Connector {
+	c, _ := s.Hub.Connector(social.Mastodon).(*mastodon.Connector)
+	return c
+}
+
+func (s *Web) connectMastodon(w http.ResponseWriter, r *http.Request) {
+	v := viewerFrom(r)
+	var e valid.Errors
+	instance := social.InstanceURL(&e, "instance", r.PostFormValue("instance"))
+	if e.Err() != nil {
+		s.renderAccounts(w, r, 0, formValues(r, "instance"), &e)
+		return
+	}
+	m := s.mastodon()
+	app, ok, err := s.Social.App(r.Context(), social.Mastodon, instance, s.mastodonCallbackURL())
+	if err == nil && !ok {
+		app, err = m.RegisterApp(r.Context(), instance, s.mastodonCallbackURL(), s.BaseURL)
+		if err == nil {
+			app, err = s.Social.SaveApp(r.Context(), social.Mastodon, instance, s.mastodonCallbackURL(), app)
+		}
+	}
+	if err != nil {
+		s.networkTrouble(w, r, err, "instance", instance)
+		return
+	}
+	state, verifier, err := s.Social.BeginFlow(r.Context(), social.Flow{Purpose: "account", WorkspaceID: v.Workspace.ID, MemberID: v.Member.ID, Network: social.Mastodon, Instance: instance})
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	http.Redirect(w, r, mastodon.AuthorizeURL(instance, app, s.mastodonCallbackURL(), state, verifier), http.StatusSeeOther)
+}
+
+// networkTrouble shows a network's refusal on the accounts page.
+func (s *Web) networkTrouble(w http.ResponseWriter, r *http.Request, err error, field, value string) {
+	var ne *social.Error
+	if !errors.As(err, &ne) {
+		s.fail(w, r, err)
+		return
+	}
+	var e valid.Errors
+	e.Add(field, "%s answered: %s", value, ne.Reason)
+	s.renderAccounts(w, r, 0, map[string]string{field: value}, &e)
+}
+
+func (s *Web) mastodonCallback(w http.ResponseWriter, r *http.Request) {
+	v := viewerFrom(r)
+	q := r.URL.Query()
+	f, err := s.Social.TakeFlow(r.Context(), q.Get("state"))
+	if err != nil || f.Purpose != "account" || f.WorkspaceID != v.Workspace.ID || f.MemberID != v.Member.ID {
+		s.redirect(w, r, "/app/settings/accounts", "error", social.ErrFlow.Error())
+		return
+	}
+	if q.Get("error") != "" || q.Get("code") == "" {
+		s.redirect(w, r, "/app/settings/accounts", "error", "Mastodon did not connect the account: "+firstNonEmpty(q.Get("error_description"), q.Get("error"), "no code came back")+".")
+		return
+	}
+	m := s.mastodon()
+	app, _, err := s.Social.App(r.Context(), social.Mastodon, f.Instance, s.mastodonCallbackURL())
+	var creds []byte
+	if err == nil {
+		creds, err = m.Exchange(r.Context(), f.Instance, app, s.mastodonCallbackURL(), q.Get("code"), f.Verifier)
+	}
+	var p social.Profile
+	if err == nil {
+		conn := &social.Conn{Account: social.Account{Network: social.Mastodon, Instance: f.Instance}, Creds: creds}
+		p, err = m.Verify(r.Context(), conn)
+	}
+	var a social.Account
+	if err == nil {
+		a, err = s.Social.Connect(r.Context(), v.Workspace.ID, social.Connection{Network: social.Mastodon, Instance: f.Instance, Profile: p, Creds: creds, MemberID: v.Member.ID})
+	}
+	var ne *social.Error
+	if errors.As(err, &ne) {
+		s.redirect(w, r, "/app/settings/accounts", "error", "Mastodon did not connect the account: "+ne.Reason+".")
+		return
+	}
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.Social.RecordFollowers(r.Context(), a.ID, p.Followers, time.Now().UTC().Truncate(time.Second))
+	s.redirect(w, r, "/app/settings/accounts/"+a.ID, "ok", a.Mention()+" connected.")
+}
+
+func firstNonEmpty(vs ...string) string {
+	for _, v := range vs {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
 }

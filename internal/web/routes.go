@@ -84,6 +84,8 @@ func (s *Web) Register(mux *httpx.Mux) {
 	signedIn("GET /app/links/{id}/qr.png", s.linkQR)
 	signedIn("GET /app/settings/accounts", s.accountsPage)
 	signedIn("POST /app/settings/accounts/sandbox", s.manager(s.addSandboxAccount))
+	signedIn("POST /app/settings/accounts/mastodon", s.manager(s.connectMastodon))
+	signedIn("GET /app/settings/accounts/callback/mastodon", s.manager(s.mastodonCallback))
 	signedIn("GET /app/settings/accounts/{id}", s.accountPage)
 	signedIn("POST /app/settings/accounts/{id}/followers", s.manager(s.saveFollowers))
 	signedIn("POST /app/settings/accounts/{id}/mention", s.manager(s.sandboxMention))

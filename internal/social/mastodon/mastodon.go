@@ -314,3 +314,47 @@ func PlainText(content string) string {
 	s = tagRE.ReplaceAllString(s, "")
 	return strings.TrimSpace(html.UnescapeString(s))
 }
+
+// Scopes are what Roost asks of a brand account: reading (notifications,
+// accounts, relationships, search) and posting statuses.
+const Scopes = "read write:statuses"
+
+// RegisterApp registers Roost with an instance (POST /api/v1/apps).
+func (c *Connector) RegisterApp(ctx context.Context, instance, redirectURI, website string) (social.App, error) {
+	var out struct {
+		ClientID     string `json:"client_id"`
+		ClientSecret string `json:"client_secret"`
+	}
+	form := url.Values{"client_name": {"Roost"}, "redirect_uris": {redirectURI}, "scopes": {Scopes}, "website": {website}}
+	if err := c.client().Do(ctx, netclient.Request{Method: http.MethodPost, URL: instance + "/api/v1/apps", Form: form, Out: &out}); err != nil {
+		return social.App{}, err
+	}
+	if out.ClientID == "" {
+		return social.App{}, c.client().Errorf("the server registered no app")
+	}
+	return social.App{ClientID: out.ClientID, ClientSecret: out.ClientSecret}, nil
+}
+
+// AuthorizeURL is the instance's page where the admin approves Roost
+// (authorization code with PKCE).
+func AuthorizeURL(instance string, app social.App, redirectURI, state, verifier string) string {
+	q := url.Values{"response_type": {"code"}, "client_id": {app.ClientID}, "redirect_uri": {redirectURI}, "scope": {Scopes},
+		"state": {state}, "code_challenge": {social.Challenge(verifier)}, "code_challenge_method": {"S256"}}
+	return instance + "/oauth/authorize?" + q.Encode()
+}
+
+// Exchange trades the code from the callback for credentials.
+func (c *Connector) Exchange(ctx context.Context, instance string, app social.App, redirectURI, code, verifier string) ([]byte, error) {
+	var out struct {
+		AccessToken string `json:"access_token"`
+	}
+	form := url.Values{"grant_type": {"authorization_code"}, "code": {code}, "client_id": {app.ClientID}, "client_secret": {app.ClientSecret},
+		"redirect_uri": {redirectURI}, "code_verifier": {verifier}, "scope": {Scopes}}
+	if err := c.client().Do(ctx, netclient.Request{Method: http.MethodPost, URL: instance + "/oauth/token", Form: form, Out: &out}); err != nil {
+		return nil, err
+	}
+	if out.AccessToken == "" {
+		return nil, c.client().Errorf("the server gave no access token")
+	}
+	return json.Marshal(Creds{AccessToken: out.AccessToken})
+}

@@ -16,14 +16,15 @@ import (
 	"github.com/roost-hq/roost/internal/secret"
 	"github.com/roost-hq/roost/internal/social"
 	"github.com/roost-hq/roost/internal/social/mastodon"
+	"github.com/roost-hq/roost/internal/social/mastodon/mastodontest"
 	"github.com/roost-hq/roost/internal/store"
 	"github.com/roost-hq/roost/internal/store/storetest"
 	"github.com/roost-hq/roost/internal/team"
 )
 
-func conn(f *fakeMastodon) *social.Conn {
+func conn(f *mastodontest.Server) *social.Conn {
 	return &social.Conn{Account: social.Account{Network: social.Mastodon, RemoteID: "14715", Handle: "outlet", Instance: f.URL},
-		Creds: []byte(`{"access_token":"` + f.token + `"}`)}
+		Creds: []byte(`{"access_token":"` + f.Token + `"}`)}
 }
 
 func wantKind(t *testing.T, err error, k social.Kind) *social.Error {
@@ -38,7 +39,7 @@ func wantKind(t *testing.T, err error, k social.Kind) *social.Error {
 func TestVerifyPublishAndErrors(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	f := newFake(t)
+	f := mastodontest.New(t)
 	c := &mastodon.Connector{}
 	p, err := c.Verify(ctx, conn(f))
 	if err != nil || p.RemoteID != "14715" || p.Handle != "outlet" || p.Followers != 1234 || p.CharLimit != 1000 {
@@ -49,8 +50,8 @@ func TestVerifyPublishAndErrors(t *testing.T) {
 		t.Fatalf("Publish = %+v, %v", pub, err)
 	}
 	// The same key again: the server keeps one status.
-	if again, _ := c.Publish(ctx, conn(f), social.Draft{Key: "cpy_1", Text: "Deal https://go.example/abc ^LB"}); again.RemoteID != pub.RemoteID || len(f.statuses) != 1 {
-		t.Fatalf("idempotent publish made %d statuses", len(f.statuses))
+	if again, _ := c.Publish(ctx, conn(f), social.Draft{Key: "cpy_1", Text: "Deal https://go.example/abc ^LB"}); again.RemoteID != pub.RemoteID || len(f.Statuses) != 1 {
+		t.Fatalf("idempotent publish made %d statuses", len(f.Statuses))
 	}
 	found, ok, err := c.FindPublished(ctx, conn(f), social.Draft{LinkURL: "https://go.example/abc"})
 	if err != nil || !ok || found.RemoteID != pub.RemoteID {
@@ -67,16 +68,16 @@ func TestVerifyPublishAndErrors(t *testing.T) {
 	if e.Status != 422 || !strings.Contains(e.Reason, "character limit") {
 		t.Fatalf("rejected: %+v", e)
 	}
-	f.rateLimited = time.Now().Add(5 * time.Minute).Truncate(time.Second)
+	f.RateLimitedUntil = time.Now().Add(5 * time.Minute).Truncate(time.Second)
 	e = wantKind(t, func() error { _, err := c.Verify(ctx, conn(f)); return err }(), social.RateLimited)
-	if !e.RetryAt.Equal(f.rateLimited) {
-		t.Fatalf("rate limit resets at %v, want %v", e.RetryAt, f.rateLimited)
+	if !e.RetryAt.Equal(f.RateLimitedUntil) {
+		t.Fatalf("rate limit resets at %v, want %v", e.RetryAt, f.RateLimitedUntil)
 	}
-	f.rateLimited = time.Time{}
-	f.garbage = true
+	f.RateLimitedUntil = time.Time{}
+	f.Garbage = true
 	wantKind(t, func() error { _, err := c.Verify(ctx, conn(f)); return err }(), social.Unavailable)
-	f.garbage = false
-	f.revoked = true
+	f.Garbage = false
+	f.Revoked = true
 	e = wantKind(t, func() error { _, err := c.Verify(ctx, conn(f)); return err }(), social.Unauthorized)
 	if !strings.Contains(e.Reason, "revoked") {
 		t.Fatalf("revoked: %+v", e)
@@ -84,9 +85,9 @@ func TestVerifyPublishAndErrors(t *testing.T) {
 	wantKind(t, func() error { _, err := c.Verify(ctx, &social.Conn{Account: conn(f).Account}); return err }(), social.Unauthorized)
 
 	// A server that answers slowly: the deadline holds.
-	f.revoked = false
+	f.Revoked = false
 	slow := &mastodon.Connector{HTTP: &http.Client{Timeout: 100 * time.Millisecond}}
-	f.slowAfterPost = 400 * time.Millisecond
+	f.SlowAfterPost = 400 * time.Millisecond
 	e = wantKind(t, func() error { _, err := slow.Publish(ctx, conn(f), social.Draft{Key: "k3", Text: "slow"}); return err }(), social.Unavailable)
 	if !e.Sent {
 		t.Fatal("a timed-out post is not marked as possibly sent")
@@ -96,15 +97,15 @@ func TestVerifyPublishAndErrors(t *testing.T) {
 func TestMentionsLookupFollows(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	f := newFake(t)
+	f := mastodontest.New(t)
 	c := &mastodon.Connector{}
-	f.addMention(t, "early@mastodon.example", "before Roost connected")
+	f.AddMention(t, "early@mastodon.example", "before Roost connected")
 	ms, cur, err := c.Mentions(ctx, conn(f), "")
 	if err != nil || len(ms) != 0 || cur == "" {
 		t.Fatalf("first read = %v %q %v", ms, cur, err)
 	}
 	for i := 0; i < 95; i++ {
-		f.addMention(t, "zsc@mastodon.example", "mention "+string(rune('a'+i%26)))
+		f.AddMention(t, "zsc@mastodon.example", "mention "+string(rune('a'+i%26)))
 	}
 	var all []social.Message
 	for k := 0; k < 5; k++ {
@@ -142,7 +143,7 @@ func TestMentionsLookupFollows(t *testing.T) {
 	if _, err := c.Lookup(ctx, conn(f), "@nobody@nowhere.example"); !errors.Is(err, social.ErrNoSuchPerson) {
 		t.Fatalf("Lookup(nobody) = %v", err)
 	}
-	f.followers["99"] = true
+	f.Followers["99"] = true
 	if ok, err := c.Follows(ctx, conn(f), bob); err != nil || !ok {
 		t.Fatalf("Follows(bob) = %v, %v", ok, err)
 	}
@@ -166,9 +167,9 @@ func TestTimeoutAfterSuccess(t *testing.T) {
 	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
-		f := newFake(t)
-		f.ignoreIdemKey = true
-		f.slowAfterPost = 300 * time.Millisecond
+		f := mastodontest.New(t)
+		f.IgnoreIdempotencyKey = true
+		f.SlowAfterPost = 300 * time.Millisecond
 		keys, _ := secret.New(secret.Generate())
 		w, _, err := team.New(db).CreateOwner(ctx, team.NewOwner{Workspace: "Acme", Email: "o@example.com", Name: "O", Password: "long enough password"})
 		if err != nil {
@@ -200,10 +201,10 @@ func TestTimeoutAfterSuccess(t *testing.T) {
 		if c := got.Copies[0]; c.Status != posts.Published || c.RemoteID != "1000" {
 			t.Fatalf("after the retry: %+v", c)
 		}
-		f.mu.Lock()
-		defer f.mu.Unlock()
-		if len(f.statuses) != 1 || f.postCalls != 1 {
-			t.Fatalf("%d statuses from %d POSTs, want 1 from 1", len(f.statuses), f.postCalls)
+		f.Lock()
+		defer f.Unlock()
+		if len(f.Statuses) != 1 || f.PostCalls != 1 {
+			t.Fatalf("%d statuses from %d POSTs, want 1 from 1", len(f.Statuses), f.PostCalls)
 		}
 		// The credentials are sealed at rest.
 		var raw string

@@ -1,12 +1,15 @@
-package mastodon_test
+// Package mastodontest is a fake Mastodon server for tests: an httptest
+// server that behaves like the documented Mastodon REST API, with
+// switches to make it misbehave the ways real servers do.
+package mastodontest
 
 import (
+	_ "embed"
 	"encoding/json"
 	"fmt"
 	"html"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"regexp"
 	"sort"
 	"strconv"
@@ -16,91 +19,116 @@ import (
 	"time"
 )
 
-// fakeMastodon is an httptest server that behaves like the Mastodon REST
+// Server is an httptest server that behaves like the Mastodon REST
 // API as documented (docs.joinmastodon.org): bearer tokens, statuses with
 // Idempotency-Key, notifications newest first with Link-header
 // pagination, accounts/lookup, v2/search with resolve, relationships,
 // X-RateLimit-* headers and 429s, {"error": …} bodies. Switches make it
 // misbehave the ways real servers do.
-type fakeMastodon struct {
+type Server struct {
 	*httptest.Server
-	mu             sync.Mutex
-	token          string
-	revoked        bool
-	ignoreIdemKey  bool          // some Mastodon-API servers do
-	slowAfterPost  time.Duration // answer late, after the status exists
-	rateLimited    time.Time     // 429 until then
-	garbage        bool          // 200 with a body that is not JSON
-	statuses       []fakeStatus  // newest last
-	idem           map[string]int
-	postCalls      int
-	notes          []json.RawMessage // newest last, ids ascending
-	noteIDs        []int
-	followers      map[string]bool // local account IDs following @outlet
-	accounts       map[string]fakeAccount
-	remote         map[string]fakeAccount // found only by search with resolve
-	followersCount int64
+	sync.Mutex           // held by the handler; tests that read fields lock it
+	Token                string
+	Revoked              bool
+	IgnoreIdempotencyKey bool          // some Mastodon-API servers do
+	SlowAfterPost        time.Duration // answer late, after the status exists
+	RateLimitedUntil     time.Time     // 429 until then
+	Garbage              bool          // 200 with a body that is not JSON
+	Statuses             []Status      // newest last
+	PostCalls            int
+	Followers            map[string]bool    // local account IDs following @outlet
+	Accounts             map[string]Account // found by accounts/lookup
+	Remote               map[string]Account // found only by search with resolve
+	FollowersCount       int64
+	idem                 map[string]int
+	notes                []json.RawMessage // newest last, ids ascending
+	noteIDs              []int
 }
 
-type fakeStatus struct {
+//go:embed testdata/notifications.json
+var notificationsJSON []byte
+
+// Status is a status the fake holds.
+type Status struct {
 	ID, Content, URL string
 }
 
-type fakeAccount struct {
+// Account is an account the fake knows.
+type Account struct {
 	ID       string `json:"id"`
 	Username string `json:"username"`
 	Acct     string `json:"acct"`
 	URL      string `json:"url"`
 }
 
-func newFake(t *testing.T) *fakeMastodon {
-	f := &fakeMastodon{token: "tok-1", idem: map[string]int{}, followers: map[string]bool{}, followersCount: 1234,
-		accounts: map[string]fakeAccount{"ann": {ID: "7", Username: "ann", Acct: "ann"}},
-		remote:   map[string]fakeAccount{"bob@other.example": {ID: "99", Username: "bob", Acct: "bob@other.example"}}}
+// New starts a fake instance whose brand account is @outlet (ID 14715),
+// with the access token "tok-1" and the OAuth code "good-code".
+func New(t testing.TB) *Server {
+	f := &Server{Token: "tok-1", idem: map[string]int{}, Followers: map[string]bool{}, FollowersCount: 1234,
+		Accounts: map[string]Account{"ann": {ID: "7", Username: "ann", Acct: "ann"}},
+		Remote:   map[string]Account{"bob@other.example": {ID: "99", Username: "bob", Acct: "bob@other.example"}}}
 	f.Server = httptest.NewServer(http.HandlerFunc(f.serve))
 	t.Cleanup(f.Close)
 	return f
 }
 
-func (f *fakeMastodon) fail(w http.ResponseWriter, status int, msg string) {
+func (f *Server) fail(w http.ResponseWriter, status int, msg string) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	fmt.Fprintf(w, `{"error":%q}`, msg)
 }
 
-func (f *fakeMastodon) json(w http.ResponseWriter, v any) {
+func (f *Server) json(w http.ResponseWriter, v any) {
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	json.NewEncoder(w).Encode(v)
 }
 
-func (f *fakeMastodon) serve(w http.ResponseWriter, r *http.Request) {
+func (f *Server) serve(w http.ResponseWriter, r *http.Request) {
 	if r.Header.Get("User-Agent") == "" || strings.HasPrefix(r.Header.Get("User-Agent"), "Go-http-client") {
 		f.fail(w, http.StatusForbidden, "Requests without a User-Agent are not accepted")
 		return
 	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
+	f.Lock()
+	defer f.Unlock()
 	w.Header().Set("X-RateLimit-Limit", "300")
 	w.Header().Set("X-RateLimit-Remaining", "299")
 	if r.URL.Path == "/api/v2/instance" {
 		f.json(w, map[string]any{"domain": "outlet.example", "configuration": map[string]any{"statuses": map[string]any{"max_characters": 1000, "characters_reserved_per_url": 23}}})
 		return
 	}
-	if r.Header.Get("Authorization") != "Bearer "+f.token {
+	switch r.URL.Path {
+	case "/api/v1/apps":
+		if r.PostFormValue("redirect_uris") == "" || r.PostFormValue("scopes") == "" {
+			f.fail(w, http.StatusUnprocessableEntity, "Validation failed: Redirect URI must be an absolute URI.")
+			return
+		}
+		f.json(w, map[string]any{"id": "1", "name": r.PostFormValue("client_name"), "client_id": "cid-1", "client_secret": "csecret-1", "redirect_uri": r.PostFormValue("redirect_uris")})
+		return
+	case "/oauth/token":
+		if r.PostFormValue("code") != "good-code" || r.PostFormValue("client_secret") != "csecret-1" || r.PostFormValue("code_verifier") == "" {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusBadRequest)
+			w.Write([]byte(`{"error":"invalid_grant","error_description":"The provided authorization grant is invalid, expired, revoked, does not match the redirection URI used in the authorization request, or was issued to another client."}`))
+			return
+		}
+		f.json(w, map[string]any{"access_token": f.Token, "token_type": "Bearer", "scope": r.PostFormValue("scope"), "created_at": time.Now().Unix()})
+		return
+	}
+	if r.Header.Get("Authorization") != "Bearer "+f.Token {
 		f.fail(w, http.StatusUnauthorized, "The access token is invalid")
 		return
 	}
-	if f.revoked {
+	if f.Revoked {
 		f.fail(w, http.StatusUnauthorized, "The access token was revoked")
 		return
 	}
-	if time.Now().Before(f.rateLimited) {
+	if time.Now().Before(f.RateLimitedUntil) {
 		w.Header().Set("X-RateLimit-Remaining", "0")
-		w.Header().Set("X-RateLimit-Reset", f.rateLimited.UTC().Format(time.RFC3339Nano))
+		w.Header().Set("X-RateLimit-Reset", f.RateLimitedUntil.UTC().Format(time.RFC3339Nano))
 		f.fail(w, http.StatusTooManyRequests, "Too many requests")
 		return
 	}
-	if f.garbage {
+	if f.Garbage {
 		w.Header().Set("Content-Type", "text/html")
 		w.Write([]byte("<html><body>502 Bad Gateway</body></html>"))
 		return
@@ -108,9 +136,9 @@ func (f *fakeMastodon) serve(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	switch {
 	case r.Method == "GET" && r.URL.Path == "/api/v1/accounts/verify_credentials":
-		f.json(w, map[string]any{"id": "14715", "username": "outlet", "acct": "outlet", "display_name": "Outlet", "followers_count": f.followersCount})
+		f.json(w, map[string]any{"id": "14715", "username": "outlet", "acct": "outlet", "display_name": "Outlet", "followers_count": f.FollowersCount})
 	case r.Method == "POST" && r.URL.Path == "/api/v1/statuses":
-		f.postCalls++
+		f.PostCalls++
 		text := r.PostFormValue("status")
 		if text == "" {
 			f.fail(w, http.StatusUnprocessableEntity, "Validation failed: Text can't be blank")
@@ -122,44 +150,44 @@ func (f *fakeMastodon) serve(w http.ResponseWriter, r *http.Request) {
 		}
 		key := r.Header.Get("Idempotency-Key")
 		i, seen := f.idem[key]
-		if !seen || f.ignoreIdemKey || key == "" {
-			id := strconv.Itoa(1000 + len(f.statuses))
-			f.statuses = append(f.statuses, fakeStatus{ID: id, URL: f.URL + "/@outlet/" + id, Content: "<p>" + linkify(text) + "</p>"})
-			i = len(f.statuses) - 1
+		if !seen || f.IgnoreIdempotencyKey || key == "" {
+			id := strconv.Itoa(1000 + len(f.Statuses))
+			f.Statuses = append(f.Statuses, Status{ID: id, URL: f.URL + "/@outlet/" + id, Content: "<p>" + linkify(text) + "</p>"})
+			i = len(f.Statuses) - 1
 			f.idem[key] = i
 		}
-		st := f.statuses[i]
-		if f.slowAfterPost > 0 {
-			f.mu.Unlock()
-			time.Sleep(f.slowAfterPost)
-			f.mu.Lock()
+		st := f.Statuses[i]
+		if f.SlowAfterPost > 0 {
+			f.Unlock()
+			time.Sleep(f.SlowAfterPost)
+			f.Lock()
 		}
 		f.json(w, map[string]any{"id": st.ID, "url": st.URL, "content": st.Content, "visibility": "public"})
 	case r.Method == "GET" && r.URL.Path == "/api/v1/accounts/14715/statuses":
 		out := []map[string]any{}
-		for i := len(f.statuses) - 1; i >= 0 && len(out) < 40; i-- {
-			out = append(out, map[string]any{"id": f.statuses[i].ID, "url": f.statuses[i].URL, "content": f.statuses[i].Content})
+		for i := len(f.Statuses) - 1; i >= 0 && len(out) < 40; i-- {
+			out = append(out, map[string]any{"id": f.Statuses[i].ID, "url": f.Statuses[i].URL, "content": f.Statuses[i].Content})
 		}
 		f.json(w, out)
 	case r.Method == "GET" && r.URL.Path == "/api/v1/notifications":
 		f.notifications(w, r)
 	case r.Method == "GET" && r.URL.Path == "/api/v1/accounts/lookup":
-		a, ok := f.accounts[q.Get("acct")]
+		a, ok := f.Accounts[q.Get("acct")]
 		if !ok {
 			f.fail(w, http.StatusNotFound, "Record not found")
 			return
 		}
 		f.json(w, a)
 	case r.Method == "GET" && r.URL.Path == "/api/v2/search":
-		res := map[string]any{"accounts": []fakeAccount{}, "statuses": []any{}, "hashtags": []any{}}
-		if a, ok := f.remote[strings.TrimPrefix(q.Get("q"), "@")]; ok && q.Get("resolve") == "true" {
-			res["accounts"] = []fakeAccount{a}
+		res := map[string]any{"accounts": []Account{}, "statuses": []any{}, "hashtags": []any{}}
+		if a, ok := f.Remote[strings.TrimPrefix(q.Get("q"), "@")]; ok && q.Get("resolve") == "true" {
+			res["accounts"] = []Account{a}
 		}
 		f.json(w, res)
 	case r.Method == "GET" && r.URL.Path == "/api/v1/accounts/relationships":
 		out := []map[string]any{}
 		for _, id := range q["id[]"] {
-			out = append(out, map[string]any{"id": id, "following": false, "followed_by": f.followers[id]})
+			out = append(out, map[string]any{"id": id, "following": false, "followed_by": f.Followers[id]})
 		}
 		f.json(w, out)
 	default:
@@ -170,7 +198,7 @@ func (f *fakeMastodon) serve(w http.ResponseWriter, r *http.Request) {
 // notifications pages as Mastodon does: newest first; min_id returns the
 // page immediately newer than it; Link carries next (max_id) and prev
 // (min_id).
-func (f *fakeMastodon) notifications(w http.ResponseWriter, r *http.Request) {
+func (f *Server) notifications(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	limit, _ := strconv.Atoi(q.Get("limit"))
 	if limit <= 0 || limit > 40 {
@@ -202,18 +230,16 @@ func (f *fakeMastodon) notifications(w http.ResponseWriter, r *http.Request) {
 	f.json(w, out)
 }
 
-// addMention adds a notification from the documented fixture, with new IDs.
-func (f *fakeMastodon) addMention(t *testing.T, from, text string) {
+// AddMention adds a notification from the documented fixture, with new IDs.
+func (f *Server) AddMention(t testing.TB, from, text string) {
 	t.Helper()
-	b, err := os.ReadFile("testdata/notifications.json")
-	if err != nil {
+	var ns []map[string]any
+	if err := json.Unmarshal(notificationsJSON, &ns); err != nil {
 		t.Fatal(err)
 	}
-	var ns []map[string]any
-	json.Unmarshal(b, &ns)
 	n := ns[0]
-	f.mu.Lock()
-	defer f.mu.Unlock()
+	f.Lock()
+	defer f.Unlock()
 	id := 35000000 + len(f.noteIDs)
 	n["id"] = strconv.Itoa(id)
 	st := n["status"].(map[string]any)
