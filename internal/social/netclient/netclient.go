@@ -113,7 +113,7 @@ func (c *Client) Do(ctx context.Context, r Request) error {
 	e := &social.Error{Network: c.Network, Status: res.StatusCode, Reason: http.StatusText(res.StatusCode)}
 	if c.Reason != nil {
 		if s := c.Reason(b); s != "" {
-			e.Reason = s
+			e.Reason = clip(s)
 		}
 	}
 	switch {
@@ -173,4 +173,14 @@ func UnixReset(h http.Header, name string) time.Time {
 // Errorf is a Rejected error with the network's name.
 func (c *Client) Errorf(format string, args ...any) error {
 	return &social.Error{Network: c.Network, Kind: social.Rejected, Reason: fmt.Sprintf(format, args...)}
+}
+
+// clip keeps a network's message short enough for a page, a log line and
+// a cookie: servers are not trusted to keep them short.
+func clip(s string) string {
+	r := []rune(strings.ToValidUTF8(s, "?"))
+	if len(r) > 300 {
+		return string(r[:300]) + "…"
+	}
+	return string(r)
 }
