@@ -36,7 +36,7 @@ type leased struct {
 	Copy
 	uncertain bool
 	lease     string
-	linkURL   string
+	linkCode  string
 }
 
 // Run publishes due copies every second until ctx ends.
@@ -123,7 +123,7 @@ func (p *Publisher) lease(ctx context.Context, copyID string) (leased, bool, err
 	if c.LinkID != "" {
 		var code string
 		if err := p.DB.R.QueryRowContext(ctx, `SELECT code FROM links WHERE id = $1`, c.LinkID).Scan(&code); err == nil {
-			c.linkURL = code // made absolute by the caller that knows the base URL: the text holds it already
+			c.linkCode = code
 		}
 	}
 	return c, true, nil
@@ -135,7 +135,7 @@ func (p *Publisher) publish(ctx context.Context, c leased) error {
 		return err
 	}
 	c.Network, c.Handle = a.Network, a.Handle
-	d := social.Draft{Key: c.ID, Text: c.Text, LinkURL: linkIn(c.Text, c.linkURL)}
+	d := social.Draft{Key: c.ID, Text: c.Text, LinkURL: linkIn(c.Text, c.linkCode)}
 	var pub social.Published
 	callErr := p.Hub.Call(ctx, a, func(ctx context.Context, conn social.Connector, cn *social.Conn) error {
 		if c.uncertain {
@@ -165,15 +165,15 @@ func (p *Publisher) record(ctx context.Context, c leased, pub social.Published, 
 		q, args = `status = 'published', remote_id = $1, remote_url = $2, published_at = $3, uncertain = FALSE, error = ''`, []any{pub.RemoteID, pub.URL, now.UnixMicro()}
 	} else {
 		ne := social.AsError(c.Network, callErr)
-		max := p.MaxAttempts
-		if max == 0 {
-			max = 8
+		maxAttempts := p.MaxAttempts
+		if maxAttempts == 0 {
+			maxAttempts = 8
 		}
 		reason := ne.Error()
 		switch {
 		case ne.Kind == social.Unauthorized || ne.Kind == social.Rejected:
 			q, args = `status = 'failed', error = $1, uncertain = FALSE`, []any{reason}
-		case c.Attempts >= max:
+		case c.Attempts >= maxAttempts:
 			q, args = `status = 'failed', error = $1, uncertain = $2`, []any{fmt.Sprintf("gave up after %d attempts: %s", c.Attempts, reason), ne.Sent || c.uncertain}
 		default:
 			due := now.Add(backoff(c.Attempts))

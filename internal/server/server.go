@@ -158,8 +158,7 @@ func CheckKey(ctx context.Context, db *store.DB, keys *secret.Keys) error {
 
 // Housekeeping runs on every node; each task is idempotent (a delete, or
 // a conditional update per row), so nodes doing it at once is harmless.
-// Unredeemed claims expire each minute, and accounts whose follower count
-// is older than followersEvery are sampled; expired sessions, one-time tokens
+// Unredeemed claims expire each minute; expired sessions, one-time tokens
 // and kept idempotent responses are deleted each hour.
 const (
 	housekeepingEvery = time.Minute
@@ -176,9 +175,6 @@ func (s *Server) housekeeping(ctx context.Context) {
 		} else if n > 0 {
 			s.Log.Info("expired unredeemed claims", "claims", n)
 		}
-		if err := s.Hub.SampleFollowers(ctx, followersEvery); err != nil && ctx.Err() == nil {
-			s.Log.Warn("housekeeping", "err", err)
-		}
 		if tick%60 == 0 {
 			if err := s.Auth.Expire(ctx, now); err != nil && ctx.Err() == nil {
 				s.Log.Warn("housekeeping", "err", err)
@@ -186,6 +182,24 @@ func (s *Server) housekeeping(ctx context.Context) {
 			if err := api.ExpireIdempotencyKeys(ctx, s.DB, now); err != nil && ctx.Err() == nil {
 				s.Log.Warn("housekeeping", "err", err)
 			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// sampleFollowers records, each minute, the follower counts of accounts
+// whose last sample is older than followersEvery. It calls the networks,
+// so it runs apart from housekeeping: a slow network delays no expiry.
+func (s *Server) sampleFollowers(ctx context.Context) {
+	t := time.NewTicker(housekeepingEvery)
+	defer t.Stop()
+	for {
+		if err := s.Hub.SampleFollowers(ctx, followersEvery); err != nil && ctx.Err() == nil {
+			s.Log.Warn("follower sampling", "err", err)
 		}
 		select {
 		case <-ctx.Done():
@@ -215,6 +229,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	var workers sync.WaitGroup
 	workers.Go(func() { s.housekeeping(bg) })
 	workers.Go(func() { s.Publisher.Run(bg) })
+	workers.Go(func() { s.sampleFollowers(bg) })
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	var err error

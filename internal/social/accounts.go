@@ -235,14 +235,16 @@ type FollowerPoint struct {
 	Followers int64     `json:"followers"`
 }
 
-// RecordFollowers keeps a follower count sample.
-func (s *Store) RecordFollowers(ctx context.Context, accountID string, n int64, at time.Time) error {
+// RecordProfile keeps what a network said of an account: a follower count
+// sample, and the length limit when the server has its own.
+func (s *Store) RecordProfile(ctx context.Context, accountID string, p Profile, at time.Time) error {
 	return s.db.Tx(ctx, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO account_followers (account_id, at, followers) VALUES ($1, $2, $3) ON CONFLICT (account_id, at) DO UPDATE SET followers = excluded.followers`,
-			accountID, at.UnixMicro(), n); err != nil {
+			accountID, at.UnixMicro(), p.Followers); err != nil {
 			return err
 		}
-		_, err := tx.ExecContext(ctx, `UPDATE accounts SET followers = $1, followers_sampled_at = $2 WHERE id = $3`, n, at.UnixMicro(), accountID)
+		_, err := tx.ExecContext(ctx, `UPDATE accounts SET followers = $1, followers_sampled_at = $2, char_limit = CASE WHEN $3 > 0 THEN $3 ELSE char_limit END WHERE id = $4`,
+			p.Followers, at.UnixMicro(), p.CharLimit, accountID)
 		return err
 	})
 }

@@ -60,15 +60,7 @@ func (h *Hub) Refresh(ctx context.Context, a Account) (Profile, error) {
 	if err != nil {
 		return p, err
 	}
-	if err := h.Store.RecordFollowers(ctx, a.ID, p.Followers, time.Now().UTC().Truncate(time.Second)); err != nil {
-		return p, err
-	}
-	if p.CharLimit != a.CharLimit && p.CharLimit > 0 {
-		if _, err := h.Store.db.W.ExecContext(ctx, `UPDATE accounts SET char_limit = $1 WHERE id = $2`, p.CharLimit, a.ID); err != nil {
-			return p, err
-		}
-	}
-	return p, nil
+	return p, h.Store.RecordProfile(ctx, a.ID, p, time.Now().UTC().Truncate(time.Second))
 }
 
 // SampleFollowers records the follower count of every connected account

@@ -270,7 +270,10 @@ func (s *Web) mastodonCallback(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	s.Social.RecordFollowers(r.Context(), a.ID, p.Followers, time.Now().UTC().Truncate(time.Second))
+	if err := s.Social.RecordProfile(r.Context(), a.ID, p, time.Now().UTC().Truncate(time.Second)); err != nil {
+		s.fail(w, r, err)
+		return
+	}
 	s.redirect(w, r, "/app/settings/accounts/"+a.ID, "ok", a.Mention()+" connected.")
 }
 

@@ -102,8 +102,14 @@ func (s *Web) claimPage(w http.ResponseWriter, r *http.Request) {
 		s.offerMissing(w, r, err)
 		return
 	}
-	// Arriving from a tracked link: keep the click for the claim and the store.
-	if cid := r.URL.Query().Get("roost_cid"); cid != "" && len(cid) <= 40 {
+	// Arriving from a tracked link: keep the click for the claim and the
+	// store. The link added it under the workspace's click parameter.
+	st, err := s.Links.Settings(r.Context(), o.WorkspaceID)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if cid := r.URL.Query().Get(st.ClickParam); cid != "" && len(cid) <= 40 {
 		s.setCookie(w, clickCookie, cid, cookieLife)
 		r.AddCookie(&http.Cookie{Name: clickCookie, Value: cid})
 	}

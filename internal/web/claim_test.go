@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/roost-hq/roost/internal/id"
+	"github.com/roost-hq/roost/internal/links"
 	"github.com/roost-hq/roost/internal/offers"
 	"github.com/roost-hq/roost/internal/server/servertest"
 	"github.com/roost-hq/roost/internal/social"
@@ -90,6 +91,19 @@ func TestClaimPage(t *testing.T) {
 		if codeOn(t, page.Body) == "" || !strings.Contains(page.Body, "https://shop.example.com/xps?ref=x&amp;roost_cid="+cid) {
 			t.Fatalf("link claim or Shop now URL missing:\n%s", page.Body)
 		}
+		// A workspace that renamed its click parameter: the claim page
+		// reads the click under the new name.
+		if _, err := e.Links.SaveSettings(ctx, w.ID, links.Settings{ClickParam: "cid"}); err != nil {
+			t.Fatal(err)
+		}
+		eve := e.Browser()
+		want(t, eve.Get("/o/via-link?roost_cid="+cid), 200)
+		want(t, eve.Post("/o/via-link", "/o/via-link", url.Values{"action": {"claim"}}), http.StatusConflict, "open it from one of its posts")
+		want(t, eve.Get("/o/via-link?cid="+cid), 200)
+		wantRedirect(t, eve.Post("/o/via-link", "/o/via-link", url.Values{"action": {"claim"}}), "/o/via-link")
+		if page := eve.Get("/o/via-link"); !strings.Contains(page.Body, "https://shop.example.com/xps?ref=x&amp;cid="+cid) {
+			t.Fatalf("Shop now URL with the renamed parameter missing:\n%s", page.Body)
+		}
 
 		// Followers: sign in with the sandbox, followers only.
 		acct, err := e.Social.CreateSandboxAccount(ctx, w.ID, "", "dellhome", "Dell Home")
@@ -129,8 +143,8 @@ func TestClaimPage(t *testing.T) {
 		want(t, ann.Get("/o/draft"), 404, "Offer not found")
 		var stored int
 		db.R.QueryRow(`SELECT COUNT(*) FROM claims`).Scan(&stored)
-		if stored != 4 {
-			t.Fatalf("%d claims stored, want 4", stored)
+		if stored != 5 { // ann, bob, dan, eve and the follower
+			t.Fatalf("%d claims stored, want 5", stored)
 		}
 	})
 }
