@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"strings"
 	"testing"
+	"time"
 )
 
 // FuzzDecode feeds arbitrary bodies to the JSON decoder every API create
@@ -34,4 +36,16 @@ func FuzzDecode(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestDecodeTime(t *testing.T) {
+	t.Parallel()
+	var in struct {
+		At *time.Time `json:"at"`
+	}
+	err := decode([]byte(`{"at":"yesterday"}`), &in)
+	var p *Problem
+	if !errors.As(err, &p) || p.Status != 400 || !strings.Contains(p.Detail, "RFC 3339") {
+		t.Fatalf("decode of a bad time = %v", err)
+	}
 }

@@ -10,6 +10,7 @@ import (
 	"mime"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/roost-hq/roost/internal/offers"
 	"github.com/roost-hq/roost/internal/store"
@@ -118,8 +119,11 @@ func decode(body []byte, dst any) error {
 	}
 	var syn *json.SyntaxError
 	var typ *json.UnmarshalTypeError
+	var tim *time.ParseError
 	detail := "The request body is not valid JSON."
 	switch {
+	case errors.As(err, &tim):
+		detail = fmt.Sprintf("%s is not a time: times are RFC 3339, such as \"2026-01-31T09:00:00Z\".", tim.Value)
 	case errors.As(err, &syn):
 		detail = fmt.Sprintf("The request body is not valid JSON (at byte %d).", syn.Offset)
 	case errors.As(err, &typ) && typ.Field != "":

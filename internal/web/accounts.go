@@ -230,7 +230,11 @@ func (s *Web) networkTrouble(w http.ResponseWriter, r *http.Request, err error, 
 		return
 	}
 	var e valid.Errors
-	e.Add(field, "%s answered: %s", value, ne.Reason)
+	if ne.Status != 0 {
+		e.Add(field, "%s answered: %s", value, ne.Reason)
+	} else {
+		e.Add(field, "Roost could not reach %s: %s", value, ne.Reason)
+	}
 	s.renderAccounts(w, r, 0, map[string]string{field: value}, &e)
 }
 

@@ -8,15 +8,19 @@ package netclient
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptrace"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/roost-hq/roost/internal/social"
@@ -137,12 +141,28 @@ func (c *Client) Do(ctx context.Context, r Request) error {
 
 var defaultHTTP = &http.Client{Timeout: 30 * time.Second}
 
+// describe says in words why a request got no answer.
 func describe(err error) string {
+	var dns *net.DNSError
+	var opErr *net.OpError
+	var certErr *tls.CertificateVerificationError
 	switch {
-	case errors.Is(err, context.DeadlineExceeded):
+	case errors.Is(err, context.DeadlineExceeded) || os.IsTimeout(err):
 		return "no answer in time"
 	case errors.Is(err, context.Canceled):
 		return "cancelled"
+	case errors.As(err, &dns):
+		return "no server by that name (" + dns.Name + ")"
+	case errors.As(err, &certErr):
+		return "its TLS certificate was not accepted"
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return "the server refused the connection"
+	case errors.As(err, &opErr):
+		return "the connection failed: " + opErr.Err.Error()
+	}
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err.Error()
 	}
 	return err.Error()
 }
