@@ -97,3 +97,21 @@ func Valid(prefix, s string) bool {
 	}
 	return true
 }
+
+// Time returns the creation time (to the millisecond) carried by an ID made
+// by New or NewAt, and false for anything else.
+func Time(s string) (time.Time, bool) {
+	if i := strings.LastIndexByte(s, '_'); i >= 0 {
+		s = s[i+1:]
+	}
+	if !Valid("", s) {
+		return time.Time{}, false
+	}
+	b, err := enc.DecodeString(s)
+	if err != nil || len(b) != 16 {
+		return time.Time{}, false
+	}
+	var ts [8]byte
+	copy(ts[2:], b[:6])
+	return time.UnixMilli(int64(binary.BigEndian.Uint64(ts[:]))), true
+}

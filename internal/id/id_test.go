@@ -42,3 +42,16 @@ func TestToken(t *testing.T) {
 		t.Fatalf("tokens %q %q", a, b)
 	}
 }
+
+func TestTime(t *testing.T) {
+	at := time.Date(2026, 11, 23, 9, 30, 0, 123e6, time.UTC)
+	got, ok := Time(NewAt("cpy", at))
+	if !ok || !got.Equal(at) {
+		t.Fatalf("Time = %v, %v; want %v", got, ok, at)
+	}
+	for _, bad := range []string{"", "cpy_", "cpy_0123", "not-an-id-at-all-not-an-id", "cpy_ILOU0000000000000000000000"} {
+		if _, ok := Time(bad); ok {
+			t.Errorf("Time(%q) ok", bad)
+		}
+	}
+}

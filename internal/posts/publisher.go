@@ -136,6 +136,7 @@ func (p *Publisher) publish(ctx context.Context, c leased) error {
 	}
 	c.Network, c.Handle = a.Network, a.Handle
 	d := social.Draft{Key: c.ID, Text: c.Text, LinkURL: linkIn(c.Text, c.linkCode)}
+	d.Created, _ = id.Time(c.ID)
 	var pub social.Published
 	callErr := p.Hub.Call(ctx, a, func(ctx context.Context, conn social.Connector, cn *social.Conn) error {
 		if c.uncertain {
