@@ -56,6 +56,7 @@ func commands() []command {
 		{"link stats", "print the clicks on a link", linkStats},
 		{"sandbox account", "add a brand account on the built-in sandbox network and print its ID", sandboxAccount},
 		{"sandbox followers", "list, replace (or --add to) a sandbox account's followers", sandboxFollowers},
+		{"sandbox mention", "write to a sandbox account as a person (the inbox and claim tokens read it)", sandboxMention},
 		{"version", "print the version", version},
 	}
 }

@@ -256,4 +256,13 @@ func TestSandboxCommands(t *testing.T) {
 	if r := roost(t, env, "", "sandbox", "followers", "--workspace", "acme", "--account", "nobody", "x"); r.code != 1 || !strings.Contains(r.stderr, "no sandbox account @nobody") {
 		t.Fatalf("unknown account: %+v", r)
 	}
+	if r := roost(t, env, "", "sandbox", "mention", "--workspace", "acme", "--account", "outlet", "--from", "ann", "@outlet", "ABCDE-FGHJK"); r.code != 0 || !strings.HasPrefix(r.stdout, "sbp_") {
+		t.Fatalf("mention: %+v", r)
+	}
+	if r := roost(t, env, "", "sandbox", "mention", "--workspace", "acme", "--account", "outlet", "--from", "outlet", "hi"); r.code != 2 || !strings.Contains(r.stderr, "brand account itself") {
+		t.Fatalf("mention from the account itself: %+v", r)
+	}
+	if r := roost(t, env, "", "sandbox", "mention", "--workspace", "acme", "--account", "outlet", "hi"); r.code != 2 {
+		t.Fatalf("mention without --from: %+v", r)
+	}
 }

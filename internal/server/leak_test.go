@@ -102,6 +102,7 @@ func TestNoRouteLeaksAcrossWorkspaces(t *testing.T) {
 			// an offer's page is for anyone with its link.
 			"/{code}":             linkA.Code,
 			"/o/{slug}":           offerA.Slug,
+			"/o/{slug}/token":     offerA.Slug,
 			"/app/setup/{token}":  "unknown-token",
 			"/app/invite/{token}": "unknown-token",
 		}

@@ -17,6 +17,7 @@ import (
 	"github.com/roost-hq/roost/internal/api"
 	"github.com/roost-hq/roost/internal/auth"
 	"github.com/roost-hq/roost/internal/httpx"
+	"github.com/roost-hq/roost/internal/inbox"
 	"github.com/roost-hq/roost/internal/links"
 	"github.com/roost-hq/roost/internal/metrics"
 	"github.com/roost-hq/roost/internal/offers"
@@ -59,11 +60,14 @@ type Server struct {
 	Posts   *posts.Store
 	// Publisher publishes due posts; Serve runs it.
 	Publisher *posts.Publisher
-	Web       *web.Web
-	API       *api.API
-	Metrics   *metrics.Registry
-	Mux       *httpx.Mux
-	Handler   http.Handler
+	// Poller reads mentions into the inbox and settles claim tokens; Serve
+	// runs it.
+	Poller  *inbox.Poller
+	Web     *web.Web
+	API     *api.API
+	Metrics *metrics.Registry
+	Mux     *httpx.Mux
+	Handler http.Handler
 }
 
 // New wires the capabilities together and starts their background work;
@@ -82,6 +86,7 @@ func New(ctx context.Context, o Options) (*Server, error) {
 		social.Sandbox: s.Sandbox, social.Mastodon: &mastodon.Connector{HTTP: o.NetworkHTTP}}}
 	s.Posts = posts.NewStore(o.DB, s.Links.Store, s.Offers, s.Social, o.BaseURL)
 	s.Publisher = &posts.Publisher{DB: o.DB, Hub: s.Hub, Log: o.Log}
+	s.Poller = &inbox.Poller{DB: o.DB, Hub: s.Hub, Offers: s.Offers, Log: o.Log}
 	s.Web = &web.Web{Team: s.Team, Auth: s.Auth, Links: s.Links, Offers: s.Offers, Social: s.Social, Hub: s.Hub, Posts: s.Posts, Keys: o.Keys, Log: o.Log, BaseURL: o.BaseURL, Secure: o.Secure}
 	if err := s.Web.Init(); err != nil {
 		s.Links.Close(ctx)
@@ -229,6 +234,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	var workers sync.WaitGroup
 	workers.Go(func() { s.housekeeping(bg) })
 	workers.Go(func() { s.Publisher.Run(bg) })
+	workers.Go(func() { s.Poller.Run(bg) })
 	workers.Go(func() { s.sampleFollowers(bg) })
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()

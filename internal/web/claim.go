@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -45,7 +46,16 @@ type claimData struct {
 	Person       *social.Identity
 	AccountsText string
 	Nonce        string // one per page: a claim form sent twice claims once
+	// The claim token (mention fallback) the browser holds, if any, and
+	// what to post with it.
+	Token       *offers.Token
+	TokenText   string
+	TokenLinks  []tokenLink
+	TokenExpiry string
 }
+
+// tokenLink opens a network's composer with the token's mention filled in.
+type tokenLink struct{ Network, URL string }
 
 func (s *Web) claimOffer(r *http.Request) (offers.Offer, team.Workspace, error) {
 	o, err := s.Offers.BySlug(r.Context(), r.PathValue("slug"))
@@ -113,7 +123,63 @@ func (s *Web) claimPage(w http.ResponseWriter, r *http.Request) {
 		s.setCookie(w, clickCookie, cid, cookieLife)
 		r.AddCookie(&http.Cookie{Name: clickCookie, Value: cid})
 	}
+	if err := s.signInByToken(w, r, o); err != nil {
+		s.fail(w, r, err)
+		return
+	}
 	s.renderClaim(w, r, http.StatusOK, o, ws, "")
+}
+
+// signInByToken signs the browser in as the author of the mention that
+// carried its claim token, once the claim is made.
+func (s *Web) signInByToken(w http.ResponseWriter, r *http.Request, o offers.Offer) error {
+	if o.Audience != offers.Followers || s.person(r) != nil {
+		return nil
+	}
+	c, err := r.Cookie(visitorCookie)
+	if err != nil {
+		return nil
+	}
+	t, err := s.Offers.TokenFor(r.Context(), o.ID, c.Value)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && t.Status != offers.TokenClaimed) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	ok, err := s.Offers.TakeSignIn(r.Context(), t.Token)
+	if err != nil || !ok {
+		return err
+	}
+	s.signIn(w, r, t.Person)
+	return nil
+}
+
+// signIn remembers, in a sealed cookie, who the browser proved to be.
+func (s *Web) signIn(w http.ResponseWriter, r *http.Request, p social.Identity) {
+	v := s.Keys.Seal(p.Network+"\n"+p.AccountID+"\n"+p.Handle, "person")
+	s.setCookie(w, personCookie, v, cookieLife)
+	r.AddCookie(&http.Cookie{Name: personCookie, Value: v})
+}
+
+// tokenStatus answers the claim page's script, which waits for the
+// token's mention: the status, and whether the page should reload.
+func (s *Web) tokenStatus(w http.ResponseWriter, r *http.Request) {
+	o, _, err := s.claimOffer(r)
+	if err != nil {
+		s.offerMissing(w, r, err)
+		return
+	}
+	var status offers.TokenStatus
+	if c, err := r.Cookie(visitorCookie); err == nil {
+		if t, err := s.Offers.TokenFor(r.Context(), o.ID, c.Value); err == nil {
+			status = t.Status
+			if t.Expired(time.Now()) {
+				status = "expired"
+			}
+		}
+	}
+	writeJSON(w, map[string]any{"status": status})
 }
 
 func (s *Web) offerMissing(w http.ResponseWriter, r *http.Request, err error) {
@@ -170,9 +236,26 @@ func (s *Web) renderClaim(w http.ResponseWriter, r *http.Request, status int, o 
 		}
 	}
 	var names []string
+	var first *social.Account
 	for _, aid := range o.Accounts {
-		if a, err := s.Social.Account(r.Context(), o.WorkspaceID, aid); err == nil {
-			names = append(names, "@"+a.Handle)
+		if a, err := s.Social.Account(r.Context(), o.WorkspaceID, aid); err == nil && !a.Disconnected {
+			names = append(names, a.Mention())
+			if first == nil {
+				first = &a
+			}
+		}
+	}
+	if o.Audience == offers.Followers && d.Person == nil && first != nil {
+		if c, err := r.Cookie(visitorCookie); err == nil {
+			if t, err := s.Offers.TokenFor(r.Context(), o.ID, c.Value); err == nil {
+				d.Token = &t
+				d.TokenText = first.Mention() + " " + t.Token
+				d.TokenLinks = composeLinks(first.Network, d.TokenText)
+				d.TokenExpiry = until(time.Until(t.ExpiresAt))
+				if t.Expired(now) {
+					d.Token.Status = "expired"
+				}
+			}
 		}
 	}
 	d.AccountsText = strings.Join(names, " or ")
@@ -180,6 +263,20 @@ func (s *Web) renderClaim(w http.ResponseWriter, r *http.Request, status int, o 
 		d.AccountsText = ws.Name
 	}
 	s.render(w, r, status, "claim", view{Title: o.Title + " · " + ws.Name, Layout: "public", Data: d, Form: formValues(r, "handle")})
+}
+
+// composeLinks opens the network's composer with text filled in, where the
+// network has a public address for it (a Mastodon user's instance is
+// theirs alone, so it gets none: they copy the text).
+func composeLinks(network, text string) []tokenLink {
+	q := url.QueryEscape(text)
+	switch network {
+	case social.X:
+		return []tokenLink{{"X", "https://x.com/intent/post?text=" + q}}
+	case social.Bluesky:
+		return []tokenLink{{"Bluesky", "https://bsky.app/intent/compose?text=" + q}}
+	}
+	return nil
 }
 
 func until(d time.Duration) string {
@@ -210,13 +307,34 @@ func (s *Web) claimPost(w http.ResponseWriter, r *http.Request) {
 	case "signout":
 		s.setCookie(w, personCookie, "", -1)
 		http.Redirect(w, r, back, http.StatusSeeOther)
+	case "token":
+		if !s.tokensByIP.Allow(secret.Hash("token:" + httpx.ClientIP(r))) {
+			w.Header().Set("Retry-After", "30")
+			s.renderClaim(w, r, http.StatusTooManyRequests, o, ws, "Too many tokens asked from here. Wait half a minute and try again.")
+			return
+		}
+		click := ""
+		if c, err := r.Cookie(clickCookie); err == nil {
+			click = c.Value
+		}
+		_, err := s.Offers.NewToken(r.Context(), o, s.visitor(w, r), click)
+		var ref *offers.Refusal
+		if errors.As(err, &ref) {
+			s.renderClaim(w, r, http.StatusConflict, o, ws, ref.Message)
+			return
+		}
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		http.Redirect(w, r, back+"#token", http.StatusSeeOther)
 	case "signin":
 		p, err := s.Hub.Connector(social.Sandbox).Lookup(r.Context(), nil, r.PostFormValue("handle"))
 		if err != nil {
 			s.renderClaim(w, r, http.StatusUnprocessableEntity, o, ws, "That is not a handle on this network, such as @you.")
 			return
 		}
-		s.setCookie(w, personCookie, s.Keys.Seal(p.Network+"\n"+p.AccountID+"\n"+p.Handle, "person"), cookieLife)
+		s.signIn(w, r, p)
 		http.Redirect(w, r, back, http.StatusSeeOther)
 	case "claim":
 		who := s.identity(w, r, o)

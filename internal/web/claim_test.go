@@ -148,3 +148,105 @@ func TestClaimPage(t *testing.T) {
 		}
 	})
 }
+
+var tokenRE = regexp.MustCompile(`value="@dellhome ([A-Z0-9]{5}-[A-Z0-9]{5})"`)
+
+// A shopper who cannot sign in proves who they are by mentioning the
+// brand account with a one-time token; the page follows along by itself.
+func TestClaimByToken(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, d *store.DB) {
+		e := servertest.New(t, d.Dialect)
+		ctx := context.Background()
+		w, _ := e.Owner("Dell Outlet", "o@example.com")
+		acct, err := e.Social.CreateSandboxAccount(ctx, w.ID, "", "dellhome", "Dell Home")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.Sandbox.SetFollowers(ctx, acct, []string{"ann"}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.Offers.Create(ctx, w.ID, "", offers.Input{Slug: "fans", Title: "Fans only", LandingURL: "https://shop.example.com/",
+			Currency: "USD", Cap: 5, Audience: offers.Followers, Accounts: []string{acct.ID}, CodeMode: offers.Unique, Published: true}); err != nil {
+			t.Fatal(err)
+		}
+		poll := func() {
+			time.Sleep(5 * time.Millisecond)
+			if _, err := e.Poller.RunOnce(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+		status := func(b *servertest.Browser) string {
+			var s struct{ Status string }
+			b.Get("/o/fans/token").JSON(t, &s)
+			return s.Status
+		}
+
+		ann := e.Browser()
+		want(t, ann.Get("/o/fans"), 200, "Prove it with a post instead", "Get a token")
+		if s := status(ann); s != "" {
+			t.Fatalf("status before asking: %q", s)
+		}
+		wantRedirect(t, ann.Post("/o/fans", "/o/fans", url.Values{"action": {"token"}}), "/o/fans#token")
+		page := ann.Get("/o/fans")
+		m := tokenRE.FindStringSubmatch(page.Body)
+		if m == nil {
+			t.Fatalf("no token on the page:\n%s", page.Body)
+		}
+		want(t, page, 200, "Waiting for your post", `data-token-status="/o/fans/token"`)
+		// Asking again keeps the same token.
+		ann.Post("/o/fans", "/o/fans", url.Values{"action": {"token"}})
+		if again := tokenRE.FindStringSubmatch(ann.Get("/o/fans").Body); again == nil || again[1] != m[1] {
+			t.Fatalf("a second token: %v then %v", m, again)
+		}
+
+		// Someone else posts the token they saw: nothing changes for them,
+		// and Ann's browser alone learns the outcome.
+		if _, err := e.Sandbox.Mention(ctx, acct, "ann", "@dellhome "+m[1], ""); err != nil {
+			t.Fatal(err)
+		}
+		poll()
+		if s := status(ann); s != "claimed" {
+			t.Fatalf("status after the mention: %q", s)
+		}
+		page = ann.Get("/o/fans")
+		want(t, page, 200, "Signed in as <strong>@ann</strong>")
+		if codeOn(t, page.Body) == "" {
+			t.Fatalf("no code after the token's mention:\n%s", page.Body)
+		}
+		bob := e.Browser()
+		if s := status(bob); s != "" || codeOn(t, bob.Get("/o/fans").Body) != "" {
+			t.Fatal("another browser saw the token's outcome")
+		}
+		// Signing out sticks: the claimed token does not sign in again.
+		wantRedirect(t, ann.Post("/o/fans", "/o/fans", url.Values{"action": {"signout"}}), "/o/fans")
+		if page := ann.Get("/o/fans"); strings.Contains(page.Body, "Signed in as") || codeOn(t, page.Body) != "" {
+			t.Fatal("signed in again after signing out")
+		}
+
+		// Bob does not follow: his token is refused with the reason, and he
+		// can ask for a new one.
+		bob.Post("/o/fans", "/o/fans", url.Values{"action": {"token"}})
+		bt := tokenRE.FindStringSubmatch(bob.Get("/o/fans").Body)
+		if bt == nil {
+			t.Fatal("no token for bob")
+		}
+		e.Sandbox.Mention(ctx, acct, "bob", "@dellhome "+bt[1], "")
+		poll()
+		want(t, bob.Get("/o/fans"), 200, "@bob does not follow the account yet", "Get a new token")
+
+		// Minting tokens is rate limited on its own (all browsers here come
+		// from one address): at most five at once.
+		limited := false
+		for range 8 {
+			if r := e.Browser().Post("/o/fans", "/o/fans", url.Values{"action": {"token"}}); r.Status == http.StatusTooManyRequests {
+				limited = true
+				want(t, r, 429, "Too many tokens")
+				break
+			}
+		}
+		if !limited {
+			t.Fatal("token requests are not rate limited")
+		}
+	})
+}

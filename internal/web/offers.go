@@ -236,9 +236,14 @@ func (s *Web) offerCounts(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
+	writeJSON(w, c)
+}
+
+// writeJSON answers a page's script with a value that must not be cached.
+func writeJSON(w http.ResponseWriter, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
-	json.NewEncoder(w).Encode(c)
+	json.NewEncoder(w).Encode(v)
 }
 
 // importPool adds the codes of an uploaded CSV file to a pool offer and

@@ -43,6 +43,7 @@ func (s *Web) Register(mux *httpx.Mux) {
 	public("POST /app/invite/{token}", s.acceptInvite)
 	public("GET /o/{slug}", s.claimPage)
 	public("POST /o/{slug}", s.claimPost)
+	public("GET /o/{slug}/token", s.tokenStatus)
 
 	signedIn := func(pattern string, h http.HandlerFunc) {
 		mux.Handle(pattern, httpx.Session, s.page(true, s.inWorkspace(h)))

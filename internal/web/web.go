@@ -56,6 +56,7 @@ type Web struct {
 	loginByIP    *ratelimit.Limiter
 	loginByEmail *ratelimit.Limiter
 	claimsByIP   *ratelimit.Limiter
+	tokensByIP   *ratelimit.Limiter
 	pages        map[string]*template.Template
 	static       map[string]string // file name → content hash, for cache busting
 	csrf         *http.CrossOriginProtection
@@ -69,6 +70,9 @@ func (s *Web) Init() error {
 	s.loginByIP = ratelimit.New(20, time.Minute)
 	s.loginByEmail = ratelimit.New(5, 3*time.Minute)
 	s.claimsByIP = ratelimit.New(20, 6*time.Second)
+	// Claim tokens are minted more rarely than claims are tried (a browser
+	// keeps its waiting token): five at once, then one every 30 s.
+	s.tokensByIP = ratelimit.New(5, 30*time.Second)
 	s.csrf = http.NewCrossOriginProtection()
 	s.csrf.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.message(w, r, http.StatusForbidden, "Request refused", "This form was sent from another site, so Roost refused it. Go back, reload the page and try again.")

@@ -36,6 +36,20 @@ document.querySelectorAll("[data-live]").forEach(function (box) {
   document.addEventListener("visibilitychange", tick);
 });
 
+// The claim page, waiting for a claim token's post: ask every few
+// seconds, and reload when the token moves on (claimed, refused, expired).
+document.querySelectorAll("[data-token-status]").forEach(function (box) {
+  var url = box.getAttribute("data-token-status"), was = box.getAttribute("data-status");
+  var tick = function () {
+    if (document.hidden) return;
+    fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
+      .then(function (r) { return r.ok ? r.json() : null; })
+      .then(function (data) { if (data && data.status !== was) location.reload(); }, function () {});
+  };
+  setInterval(tick, 3000);
+  document.addEventListener("visibilitychange", tick);
+});
+
 // The composer: a live length counter per chosen account, measured as its
 // network measures (the server checks again on submit). URLs count 23 on
 // Mastodon and X; Bluesky counts graphemes; X weighs CJK and emoji 2.
