@@ -392,14 +392,20 @@ func (s *Store) Counts(ctx context.Context, wsID, offerID string) (Counts, error
 // Redeem marks the claim holding a unique or pool code as used by an
 // order. Redeeming again with the same order changes nothing.
 func (s *Store) Redeem(ctx context.Context, wsID, code, orderRef string) (Claim, error) {
+	return RedeemIn(ctx, s.db.W, wsID, code, orderRef)
+}
+
+// RedeemIn is Redeem inside the caller's transaction (the one recording
+// the order).
+func RedeemIn(ctx context.Context, q store.Querier, wsID, code, orderRef string) (Claim, error) {
 	code = NormalizeCode(code)
-	res, err := s.db.W.ExecContext(ctx, `UPDATE claims SET status = 'redeemed', redeemed_at = $1, order_ref = $2
+	res, err := q.ExecContext(ctx, `UPDATE claims SET status = 'redeemed', redeemed_at = $1, order_ref = $2
 		WHERE workspace_id = $3 AND code = $4 AND status = 'active' AND id = (SELECT claim_id FROM offer_codes WHERE workspace_id = $3 AND code = $4)`,
 		time.Now().UnixMicro(), orderRef, wsID, code)
 	if err != nil {
 		return Claim{}, fmt.Errorf("offers: redeem: %w", err)
 	}
-	c, err := s.claimByCode(ctx, wsID, code)
+	c, err := ClaimByCode(ctx, q, wsID, code)
 	if err != nil {
 		return Claim{}, err
 	}
@@ -412,17 +418,34 @@ func (s *Store) Redeem(ctx context.Context, wsID, code, orderRef string) (Claim,
 // Release undoes a redemption when its order is cancelled: the code is the
 // person's again.
 func (s *Store) Release(ctx context.Context, wsID, code, orderRef string) (Claim, error) {
+	return ReleaseIn(ctx, s.db.W, wsID, code, orderRef)
+}
+
+// ReleaseIn is Release inside the caller's transaction.
+func ReleaseIn(ctx context.Context, q store.Querier, wsID, code, orderRef string) (Claim, error) {
 	code = NormalizeCode(code)
-	if _, err := s.db.W.ExecContext(ctx, `UPDATE claims SET status = 'active', redeemed_at = NULL, order_ref = ''
+	if _, err := q.ExecContext(ctx, `UPDATE claims SET status = 'active', redeemed_at = NULL, order_ref = ''
 		WHERE workspace_id = $1 AND code = $2 AND status = 'redeemed' AND order_ref = $3`, wsID, code, orderRef); err != nil {
 		return Claim{}, fmt.Errorf("offers: release: %w", err)
 	}
-	return s.claimByCode(ctx, wsID, code)
+	return ClaimByCode(ctx, q, wsID, code)
 }
 
-func (s *Store) claimByCode(ctx context.Context, wsID, code string) (Claim, error) {
-	return scanClaim(s.db.W.QueryRowContext(ctx, `SELECT `+claimCols+` FROM claims WHERE workspace_id = $1 AND code = $2 AND id = (
-		SELECT claim_id FROM offer_codes WHERE workspace_id = $1 AND code = $2)`, wsID, code))
+// ClaimByCode finds the claim that holds a unique or pool code.
+func ClaimByCode(ctx context.Context, q store.Querier, wsID, code string) (Claim, error) {
+	return scanClaim(q.QueryRowContext(ctx, `SELECT `+claimCols+` FROM claims WHERE workspace_id = $1 AND code = $2 AND id = (
+		SELECT claim_id FROM offer_codes WHERE workspace_id = $1 AND code = $2)`, wsID, NormalizeCode(code)))
+}
+
+// SharedCodeOffer finds the offer whose shared code this is, or "".
+func SharedCodeOffer(ctx context.Context, q store.Querier, wsID, code string) (string, error) {
+	var offerID string
+	err := q.QueryRowContext(ctx, `SELECT id FROM offers WHERE workspace_id = $1 AND code_mode = 'shared' AND UPPER(shared_code) = $2 ORDER BY created_at DESC LIMIT 1`,
+		wsID, NormalizeCode(code)).Scan(&offerID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	return offerID, err
 }
 
 // ExpireClaims ends the unredeemed claims whose time is up, returning their

@@ -1,0 +1,522 @@
+package orders
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/big"
+	"strings"
+	"time"
+
+	"github.com/roost-hq/roost/internal/id"
+	"github.com/roost-hq/roost/internal/money"
+	"github.com/roost-hq/roost/internal/offers"
+	"github.com/roost-hq/roost/internal/store"
+)
+
+// retryLater is an event that cannot be applied yet (a refund whose order
+// has not arrived, a click not yet written): it waits and is tried again.
+type retryLater struct{ reason string }
+
+func (r retryLater) Error() string { return r.reason }
+
+// rejected is an event that can never be applied (a refund larger than
+// what is left of its order): it is kept, marked with the reason, and not
+// tried again.
+type rejected struct{ reason string }
+
+func (r rejected) Error() string { return r.reason }
+
+// Retry policy for events that wait on something.
+const (
+	maxAttempts = 20
+	firstWait   = 2 * time.Second
+	maxWait     = 10 * time.Minute
+)
+
+// ProcessDue applies received events that are due, oldest first, and
+// returns how many it settled. Several processes may run it at once: each
+// event is applied in one transaction that first marks it processed, so
+// only one of them commits its effects.
+func (s *Store) ProcessDue(ctx context.Context, limit int) (int, error) {
+	rows, err := s.db.R.QueryContext(ctx, `SELECT id FROM order_events WHERE processed_at IS NULL AND due_at <= $1 ORDER BY due_at, id LIMIT $2`,
+		time.Now().UnixMicro(), limit)
+	if err != nil {
+		return 0, fmt.Errorf("orders: due events: %w", err)
+	}
+	var ids []string
+	for rows.Next() {
+		var eid string
+		if err := rows.Scan(&eid); err != nil {
+			rows.Close()
+			return 0, err
+		}
+		ids = append(ids, eid)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, eid := range ids {
+		done, err := s.Process(ctx, eid)
+		if err != nil {
+			return n, err
+		}
+		if done {
+			n++
+		}
+	}
+	return n, nil
+}
+
+// Process applies one received event. It reports whether the event is
+// settled (applied, or rejected for good); one that must wait is
+// rescheduled.
+func (s *Store) Process(ctx context.Context, eventID string) (bool, error) {
+	var applied stored
+	var wsID string
+	err := s.db.Tx(ctx, func(tx *sql.Tx) error {
+		var payload string
+		now := time.Now().UnixMicro()
+		err := tx.QueryRowContext(ctx, `UPDATE order_events SET processed_at = $1, error = '' WHERE id = $2 AND processed_at IS NULL
+			RETURNING workspace_id, payload`, now, eventID).Scan(&wsID, &payload)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil // another process settled it
+		}
+		if err != nil {
+			return err
+		}
+		var ev stored
+		if err := json.Unmarshal([]byte(payload), &ev); err != nil {
+			return rejected{"the stored event is unreadable: " + err.Error()}
+		}
+		applied = ev
+		return s.apply(ctx, tx, wsID, ev)
+	})
+	var wait retryLater
+	var rej rejected
+	switch {
+	case err == nil:
+		if applied.Kind == Placed {
+			// Refunds and cancellations that came before their order
+			// apply now rather than at their next try.
+			return true, s.processWaiting(ctx, wsID, applied.Source, applied.Order.ExternalID)
+		}
+		return true, nil
+	case errors.As(err, &rej):
+		_, err := s.db.W.ExecContext(ctx, `UPDATE order_events SET processed_at = $1, error = $2, attempts = attempts + 1 WHERE id = $3 AND processed_at IS NULL`,
+			time.Now().UnixMicro(), rej.reason, eventID)
+		return true, err
+	case errors.As(err, &wait):
+		var attempts int
+		if err := s.db.W.QueryRowContext(ctx, `UPDATE order_events SET attempts = attempts + 1, error = $1 WHERE id = $2 RETURNING attempts`,
+			wait.reason, eventID).Scan(&attempts); err != nil {
+			return false, err
+		}
+		if attempts >= maxAttempts {
+			_, err := s.db.W.ExecContext(ctx, `UPDATE order_events SET processed_at = $1, error = $2 WHERE id = $3 AND processed_at IS NULL`,
+				time.Now().UnixMicro(), "gave up: "+wait.reason, eventID)
+			return true, err
+		}
+		due := time.Now().Add(min(firstWait<<min(attempts, 16), maxWait))
+		_, err := s.db.W.ExecContext(ctx, `UPDATE order_events SET due_at = $1 WHERE id = $2`, due.UnixMicro(), eventID)
+		return false, err
+	}
+	return false, fmt.Errorf("orders: process %s: %w", eventID, err)
+}
+
+func (s *Store) processWaiting(ctx context.Context, wsID, source, orderRef string) error {
+	rows, err := s.db.R.QueryContext(ctx, `SELECT id FROM order_events WHERE workspace_id = $1 AND source = $2 AND order_ref = $3
+		AND processed_at IS NULL AND kind <> 'order' ORDER BY received_at`, wsID, source, orderRef)
+	if err != nil {
+		return err
+	}
+	var ids []string
+	for rows.Next() {
+		var eid string
+		if err := rows.Scan(&eid); err != nil {
+			rows.Close()
+			return err
+		}
+		ids = append(ids, eid)
+	}
+	rows.Close()
+	for _, eid := range ids {
+		if _, err := s.Process(ctx, eid); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+func (s *Store) apply(ctx context.Context, tx *sql.Tx, wsID string, ev stored) error {
+	switch ev.Kind {
+	case Placed:
+		return s.place(ctx, tx, wsID, ev)
+	case Refunded:
+		return s.refund(ctx, tx, wsID, ev.Source, *ev.Refund)
+	case Cancelled:
+		return s.cancel(ctx, tx, wsID, ev.Source, *ev.Cancel)
+	}
+	return rejected{"unknown event kind " + string(ev.Kind)}
+}
+
+// converter turns amounts in the order's currency into the workspace's,
+// exactly, rounding half away from zero once per amount.
+type converter struct {
+	rate *big.Rat // reporting units per order unit, scaled by the exponents
+}
+
+func newConverter(from, to, rate string) (converter, error) {
+	if from == to {
+		return converter{}, nil
+	}
+	r, err := parseRate(rate)
+	if err != nil {
+		return converter{}, err
+	}
+	ef, _ := money.Exponent(from)
+	et, _ := money.Exponent(to)
+	scale := new(big.Rat).SetInt(new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(abs(et-ef))), nil))
+	if et >= ef {
+		r.Mul(r, scale)
+	} else {
+		r.Quo(r, scale)
+	}
+	return converter{rate: r}, nil
+}
+
+func abs(n int) int {
+	if n < 0 {
+		return -n
+	}
+	return n
+}
+
+func (c converter) convert(minor int64) int64 {
+	if c.rate == nil {
+		return minor
+	}
+	v := new(big.Rat).Mul(new(big.Rat).SetInt64(minor), c.rate)
+	// Round half away from zero.
+	num, den := v.Num(), v.Denom()
+	q, m := new(big.Int).QuoRem(num, den, new(big.Int))
+	if new(big.Int).Mul(new(big.Int).Abs(m), big.NewInt(2)).Cmp(den) >= 0 {
+		if num.Sign() < 0 {
+			q.Sub(q, big.NewInt(1))
+		} else {
+			q.Add(q, big.NewInt(1))
+		}
+	}
+	return q.Int64()
+}
+
+// place records a paid order, its lines and sales, what touched it, and
+// redeems the codes it used. A version of an order already recorded
+// changes nothing: amounts, once in the ledger, change only by refunds.
+func (s *Store) place(ctx context.Context, tx *sql.Tx, wsID string, ev stored) error {
+	o := ev.Order
+	var have string
+	err := tx.QueryRowContext(ctx, `SELECT id FROM orders WHERE workspace_id = $1 AND source = $2 AND external_id = $3`, wsID, ev.Source, o.ExternalID).Scan(&have)
+	if err == nil {
+		_, err = tx.ExecContext(ctx, `UPDATE orders SET version = $1 WHERE id = $2 AND version < $1`, o.UpdatedAt.UnixMicro(), have)
+		return err
+	}
+	if !errors.Is(err, sql.ErrNoRows) {
+		return err
+	}
+	st, err := settingsIn(ctx, tx, wsID)
+	if err != nil {
+		return err
+	}
+	conv, err := newConverter(o.Currency, st.Currency, o.Rate)
+	if err != nil {
+		return rejected{fmt.Sprintf("the order is in %s, the workspace reports in %s: %v", o.Currency, st.Currency, err)}
+	}
+	orderID := id.New("ord")
+	placed := o.PlacedAt.UTC()
+	lines := make([]lineRow, len(o.Lines))
+	var total int64
+	for i, l := range o.Lines {
+		amount := l.Quantity*l.UnitPrice - l.Discount
+		lines[i] = lineRow{Line: l, id: id.New("oln"), amount: amount, amountRC: conv.convert(amount), kind: "none"}
+		total += lines[i].amountRC
+	}
+	touches, err := findTouches(ctx, tx, wsID, orderID, o, ev.Customer, placed, time.Duration(st.WindowDays)*24*time.Hour)
+	if err != nil {
+		return err
+	}
+	if o.ClickID != "" && !touches.clickFound && time.Since(placed) < 2*time.Minute {
+		// The click may still be in a node's buffer (written within a
+		// second or two): wait for it rather than lose the attribution.
+		return retryLater{"the order's click " + o.ClickID + " is not written yet"}
+	}
+	if err := classify(ctx, tx, lines, touches.list); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO orders (id, workspace_id, source, external_id, placed_at, version, currency, rate, click_id, customer, codes, status, total, created_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'placed', $12, $13)`,
+		orderID, wsID, ev.Source, o.ExternalID, placed.UnixMicro(), o.UpdatedAt.UnixMicro(), o.Currency, strings.TrimSpace(o.Rate), o.ClickID, ev.Customer,
+		strings.Join(o.Codes, " "), total, time.Now().UnixMicro()); err != nil {
+		return fmt.Errorf("orders: insert order: %w", err)
+	}
+	for i, l := range lines {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO order_lines (id, order_id, workspace_id, n, external_id, sku, name, quantity, unit_price, discount, amount, amount_rc, kind, how, offer_id)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
+			l.id, orderID, wsID, i+1, l.ExternalID, l.SKU, l.Name, l.Quantity, l.UnitPrice, l.Discount, l.amount, l.amountRC, l.kind, l.how, store.Null(l.offerID)); err != nil {
+			return fmt.Errorf("orders: insert line: %w", err)
+		}
+		if err := ledger(ctx, tx, wsID, orderID, l.id, "sale", "", l.amountRC, placed); err != nil {
+			return err
+		}
+	}
+	for _, t := range touches.list {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO order_touches (order_id, workspace_id, touch, how, at, link_id, post_id, account_id, member_id, offer_id, claim_id)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+			orderID, wsID, t.Key, t.How, t.At.UnixMicro(), t.LinkID, t.PostID, t.AccountID, t.MemberID, t.OfferID, t.ClaimID); err != nil {
+			return fmt.Errorf("orders: insert touch: %w", err)
+		}
+	}
+	ref := ev.Source + ":" + o.ExternalID
+	for _, code := range o.Codes {
+		if _, err := offers.RedeemIn(ctx, tx, wsID, code, ref); err != nil && !isRefusal(err) && !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+	}
+	return nil
+}
+
+func isRefusal(err error) bool {
+	var r *offers.Refusal
+	return errors.As(err, &r)
+}
+
+type lineRow struct {
+	Line
+	id               string
+	amount, amountRC int64
+	kind, how        string
+	offerID          string
+}
+
+func ledger(ctx context.Context, tx *sql.Tx, wsID, orderID, lineID, entry, ref string, amount int64, at time.Time) error {
+	_, err := tx.ExecContext(ctx, `INSERT INTO ledger (id, workspace_id, order_id, line_id, entry, ref, amount, at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+		ON CONFLICT (line_id, entry, ref) DO NOTHING`, id.New("led"), wsID, orderID, lineID, entry, ref, amount, at.UnixMicro())
+	if err != nil {
+		return fmt.Errorf("orders: ledger: %w", err)
+	}
+	return nil
+}
+
+// openLine is an order line and what is left of it to refund.
+type openLine struct {
+	id, externalID, sku string
+	quantity            int64
+	amountRC, left      int64
+}
+
+func (s *Store) openOrder(ctx context.Context, tx *sql.Tx, wsID, source, externalID string) (string, string, []openLine, error) {
+	var orderID, status string
+	err := tx.QueryRowContext(ctx, `SELECT id, status FROM orders WHERE workspace_id = $1 AND source = $2 AND external_id = $3`+s.db.ForUpdate(),
+		wsID, source, externalID).Scan(&orderID, &status)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", "", nil, retryLater{"order " + externalID + " has not arrived yet"}
+	}
+	if err != nil {
+		return "", "", nil, err
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT l.id, l.external_id, l.sku, l.quantity, l.amount_rc, COALESCE(SUM(g.amount), 0)
+		FROM order_lines l LEFT JOIN ledger g ON g.line_id = l.id WHERE l.order_id = $1 GROUP BY l.id, l.external_id, l.sku, l.quantity, l.amount_rc, l.n ORDER BY l.n`, orderID)
+	if err != nil {
+		return "", "", nil, err
+	}
+	defer rows.Close()
+	var lines []openLine
+	for rows.Next() {
+		var l openLine
+		if err := rows.Scan(&l.id, &l.externalID, &l.sku, &l.quantity, &l.amountRC, &l.left); err != nil {
+			return "", "", nil, err
+		}
+		lines = append(lines, l)
+	}
+	return orderID, status, lines, rows.Err()
+}
+
+// refund writes a refund into the ledger: per line where the store named
+// the lines, else spread over the lines in proportion to what is left of
+// each. A refund larger than what is left is rejected whole.
+func (s *Store) refund(ctx context.Context, tx *sql.Tx, wsID, source string, r Refund) error {
+	orderID, _, lines, err := s.openOrder(ctx, tx, wsID, source, r.OrderExternalID)
+	if err != nil {
+		return err
+	}
+	var cur, rate string
+	if err := tx.QueryRowContext(ctx, `SELECT currency, rate FROM orders WHERE id = $1`, orderID).Scan(&cur, &rate); err != nil {
+		return err
+	}
+	if r.Currency != "" && r.Currency != cur {
+		return rejected{fmt.Sprintf("the refund is in %s but order %s is in %s", r.Currency, r.OrderExternalID, cur)}
+	}
+	st, err := settingsIn(ctx, tx, wsID)
+	if err != nil {
+		return err
+	}
+	conv, err := newConverter(cur, st.Currency, rate)
+	if err != nil {
+		return rejected{err.Error()}
+	}
+	take := map[string]int64{} // line ID → amount refunded now, reporting currency
+	if len(r.Lines) > 0 {
+		for _, rl := range r.Lines {
+			i := findLine(lines, rl)
+			if i < 0 {
+				return rejected{fmt.Sprintf("order %s has no line %s", r.OrderExternalID, firstNonEmpty(rl.LineExternalID, rl.SKU))}
+			}
+			take[lines[i].id] += conv.convert(rl.Amount)
+		}
+	} else {
+		var left int64
+		for _, l := range lines {
+			left += l.left
+		}
+		amount := conv.convert(r.Amount)
+		if amount > left {
+			return rejected{fmt.Sprintf("the refund (%s) is more than what is left of order %s (%s)", money.Format(amount, st.Currency), r.OrderExternalID, money.Format(left, st.Currency))}
+		}
+		weights := make([]int64, len(lines))
+		for i, l := range lines {
+			weights[i] = l.left
+		}
+		for i, part := range Split(amount, weights) {
+			if part > 0 {
+				take[lines[i].id] += part
+			}
+		}
+	}
+	at := r.At
+	if at.IsZero() {
+		at = time.Now()
+	}
+	for _, l := range lines {
+		amt, ok := take[l.id]
+		if !ok {
+			continue
+		}
+		if amt > l.left {
+			return rejected{fmt.Sprintf("the refund of line %s (%s) is more than what is left of it (%s)", firstNonEmpty(l.externalID, l.sku), money.Format(amt, st.Currency), money.Format(l.left, st.Currency))}
+		}
+		if err := ledger(ctx, tx, wsID, orderID, l.id, "refund", r.ExternalID, -amt, at); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func findLine(lines []openLine, rl RefundLine) int {
+	for i, l := range lines {
+		if rl.LineExternalID != "" && l.externalID == rl.LineExternalID {
+			return i
+		}
+	}
+	if rl.LineExternalID == "" {
+		for i, l := range lines {
+			if rl.SKU != "" && l.sku == rl.SKU && l.left > 0 {
+				return i
+			}
+		}
+	}
+	return -1
+}
+
+func firstNonEmpty(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+// cancel voids an order: what is left of each line leaves the ledger, and
+// the codes it used are released.
+func (s *Store) cancel(ctx context.Context, tx *sql.Tx, wsID, source string, c Cancel) error {
+	orderID, status, lines, err := s.openOrder(ctx, tx, wsID, source, c.OrderExternalID)
+	if err != nil || status == "cancelled" {
+		return err
+	}
+	at := c.At
+	if at.IsZero() {
+		at = time.Now()
+	}
+	for _, l := range lines {
+		if l.left != 0 {
+			if err := ledger(ctx, tx, wsID, orderID, l.id, "cancel", "cancel", -l.left, at); err != nil {
+				return err
+			}
+		}
+	}
+	var codes string
+	if err := tx.QueryRowContext(ctx, `UPDATE orders SET status = 'cancelled' WHERE id = $1 RETURNING codes`, orderID).Scan(&codes); err != nil {
+		return err
+	}
+	for _, code := range strings.Fields(codes) {
+		if _, err := offers.ReleaseIn(ctx, tx, wsID, code, source+":"+c.OrderExternalID); err != nil && !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+	}
+	return nil
+}
+
+// Split divides amount in proportion to weights, to the unit: the parts
+// add up to amount exactly (largest remainders get the leftover units).
+// With no positive weight, everything goes to the first part.
+func Split(amount int64, weights []int64) []int64 {
+	parts := make([]int64, len(weights))
+	if len(weights) == 0 {
+		return parts
+	}
+	var sum int64
+	for _, w := range weights {
+		if w > 0 {
+			sum += w
+		}
+	}
+	if sum == 0 {
+		parts[0] = amount
+		return parts
+	}
+	type rem struct {
+		i int
+		r *big.Int
+	}
+	rems := make([]rem, 0, len(weights))
+	var given int64
+	bs := big.NewInt(sum)
+	for i, w := range weights {
+		if w <= 0 {
+			continue
+		}
+		q, r := new(big.Int).QuoRem(new(big.Int).Mul(big.NewInt(amount), big.NewInt(w)), bs, new(big.Int))
+		parts[i] = q.Int64()
+		given += parts[i]
+		rems = append(rems, rem{i, r.Abs(r)})
+	}
+	left := amount - given
+	step := int64(1)
+	if left < 0 {
+		step = -1
+	}
+	for left != 0 {
+		best := 0
+		for j := range rems {
+			if rems[j].r.Cmp(rems[best].r) > 0 {
+				best = j
+			}
+		}
+		parts[rems[best].i] += step
+		rems[best].r = big.NewInt(-1)
+		left -= step
+	}
+	return parts
+}
