@@ -146,6 +146,16 @@ func TestDealAndHaloToTheCent(t *testing.T) {
 		if got := lineKinds(t, db, "1002"); got != "DOCK=halo/customer" {
 			t.Fatalf("later order: %s", got)
 		}
+		v, err := e.orders.ByExternalID(context.Background(), e.ws.ID, orders.API, "1001")
+		if err != nil || v.Explanation != "A click on a tracked link, after the post “XPS deal” on @outlet on sandbox by Lionel B. Deal 999.00 USD, halo 24.99 USD." {
+			t.Fatalf("explanation: %q (%v)", v.Explanation, err)
+		}
+		if err := e.orders.CheckRefund(context.Background(), e.ws.ID, orders.API, orders.Refund{OrderExternalID: "1001", Amount: 200000}); err == nil {
+			t.Error("CheckRefund let a refund larger than the order through")
+		}
+		if err := e.orders.CheckRefund(context.Background(), e.ws.ID, orders.API, orders.Refund{OrderExternalID: "nope", Amount: 1}); err == nil {
+			t.Error("CheckRefund let a refund of an unknown order through")
+		}
 		if got := lineKinds(t, db, "1003"); got != "DOCK=none/" {
 			t.Fatalf("untouched order: %s", got)
 		}
@@ -213,6 +223,9 @@ func TestOutOfOrderAndCodes(t *testing.T) {
 		}
 		if got := lineKinds(t, db, "77"); got != "OTHER=halo/code xps13=deal/code" {
 			t.Fatalf("lines: %s", got)
+		}
+		if v, _ := e.orders.ByExternalID(ctx, e.ws.ID, orders.Shopify, "77"); v.Explanation != "Code "+c.Code+". Deal 994.24 USD, halo 49.76 USD." {
+			t.Errorf("explanation: %q", v.Explanation)
 		}
 		if cs, _ := e.offers.ClaimsFor(ctx, e.offer.ID, c.Identity); cs[0].Status != offers.Redeemed || cs[0].OrderRef != "shopify:77" {
 			t.Fatalf("claim after the order: %+v", cs[0])
