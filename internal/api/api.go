@@ -15,6 +15,7 @@ import (
 	"github.com/roost-hq/roost/internal/httpx"
 	"github.com/roost-hq/roost/internal/links"
 	"github.com/roost-hq/roost/internal/offers"
+	"github.com/roost-hq/roost/internal/orders"
 	"github.com/roost-hq/roost/internal/posts"
 	"github.com/roost-hq/roost/internal/secret"
 	"github.com/roost-hq/roost/internal/social"
@@ -32,6 +33,7 @@ type API struct {
 	Social  *social.Store
 	Hub     *social.Hub
 	Posts   *posts.Store
+	Orders  *orders.Store
 	Keys    *secret.Keys
 	Log     *slog.Logger
 	BaseURL string
@@ -110,6 +112,15 @@ func (a *API) Register(mux *httpx.Mux) {
 	mux.Handle("GET /api/v1/posts/{id}", httpx.APIKey, a.authed(a.getPost))
 	mux.Handle("POST /api/v1/posts/{id}/cancel", httpx.APIKey, a.authed(a.cancelPost))
 	mux.Handle("POST /api/v1/posts/{id}/copies/{copy}/retry", httpx.APIKey, a.authed(a.retryCopy))
+
+	mux.Handle("GET /api/v1/orders", httpx.APIKey, a.authed(a.listOrders))
+	mux.Handle("POST /api/v1/orders", httpx.APIKey, a.authed(a.idempotent(a.createOrder)))
+	mux.Handle("GET /api/v1/orders/{id}", httpx.APIKey, a.authed(a.getOrder))
+	mux.Handle("POST /api/v1/orders/{id}/cancel", httpx.APIKey, a.authed(a.cancelOrder))
+	mux.Handle("POST /api/v1/refunds", httpx.APIKey, a.authed(a.idempotent(a.createRefund)))
+	mux.Handle("GET /api/v1/order-settings", httpx.APIKey, a.authed(a.getOrderSettings))
+	mux.Handle("PUT /api/v1/order-settings", httpx.APIKey, a.authed(a.putOrderSettings))
+	mux.Handle("GET /api/v1/reports/revenue", httpx.APIKey, a.authed(a.revenueReport))
 }
 
 func (a *API) authed(h handler) http.Handler { return a.wrap(h, true) }

@@ -274,16 +274,20 @@ func (s *Store) Receive(ctx context.Context, wsID string, ev Event) (Receipt, er
 	}
 	now := time.Now().UnixMicro()
 	r := Receipt{EventID: id.New("oev")}
-	res, err := s.db.W.ExecContext(ctx, `INSERT INTO order_events (id, workspace_id, source, event_key, kind, order_ref, payload, received_at, due_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) ON CONFLICT (workspace_id, source, event_key) DO NOTHING`,
-		r.EventID, wsID, ev.Source, ev.key(), ev.Kind, ev.orderRef(), string(payload), now)
+	var version any // NULL: only orders have versions
+	if ev.Kind == Placed {
+		version = fmt.Sprintf("%s:%d", ev.Order.ExternalID, ev.Order.UpdatedAt.UnixMicro())
+	}
+	res, err := s.db.W.ExecContext(ctx, `INSERT INTO order_events (id, workspace_id, source, event_key, version_key, kind, order_ref, payload, received_at, due_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9) ON CONFLICT DO NOTHING`,
+		r.EventID, wsID, ev.Source, ev.key(), version, ev.Kind, ev.orderRef(), string(payload), now)
 	if err != nil {
 		return Receipt{}, fmt.Errorf("orders: receive: %w", err)
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
 		r.Duplicate = true
-		err = s.db.W.QueryRowContext(ctx, `SELECT id FROM order_events WHERE workspace_id = $1 AND source = $2 AND event_key = $3`,
-			wsID, ev.Source, ev.key()).Scan(&r.EventID)
+		err = s.db.W.QueryRowContext(ctx, `SELECT id FROM order_events WHERE workspace_id = $1 AND source = $2 AND (event_key = $3 OR version_key = $4)
+			ORDER BY received_at LIMIT 1`, wsID, ev.Source, ev.key(), version).Scan(&r.EventID)
 	}
 	return r, err
 }

@@ -6,10 +6,12 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/roost-hq/roost/internal/httpx"
 	"github.com/roost-hq/roost/internal/links"
 	"github.com/roost-hq/roost/internal/offers"
+	"github.com/roost-hq/roost/internal/orders"
 	"github.com/roost-hq/roost/internal/posts"
 	"github.com/roost-hq/roost/internal/server/servertest"
 	"github.com/roost-hq/roost/internal/store"
@@ -57,10 +59,23 @@ func TestNoRouteLeaksAcrossWorkspaces(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		rcA, err := e.Orders.Receive(ctx, wsA.ID, orders.Event{Source: orders.API, Kind: orders.Placed, Order: &orders.Order{ExternalID: "alphasecret-order",
+			PlacedAt: time.Now(), Currency: "USD", Lines: []orders.Line{{SKU: "alphasecret-sku", Quantity: 1, UnitPrice: 100}}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.Orders.Process(ctx, rcA.EventID); err != nil {
+			t.Fatal(err)
+		}
+		orderV, err := e.Orders.ByExternalID(ctx, wsA.ID, orders.API, "alphasecret-order")
+		if err != nil {
+			t.Fatal(err)
+		}
+		orderA := orderV.ID
 		wsB, _ := e.Owner("Beta Shop", "owner.beta@example.com")
 		keyB := e.Key(wsB.ID)
 		markers := []string{"Alphasecret", "alphasecret", "agent.alpha@example.com", "owner.alpha@example.com", "^ALPHA", wsA.ID, agentA.ID, keyA.ID, ownerA.ID, linkA.ID,
-			offerA.ID, claimA.ID, claimA.Code, acctA.ID, postA.ID, postA.Copies[0].ID}
+			offerA.ID, claimA.ID, claimA.Code, acctA.ID, postA.ID, postA.Copies[0].ID, orderA}
 
 		params := map[string]string{
 			"/api/v1/members/{id}":                   agentA.ID,
@@ -96,6 +111,8 @@ func TestNoRouteLeaksAcrossWorkspaces(t *testing.T) {
 			"/app/settings/accounts/{id}/disconnect": acctA.ID,
 			"/app/posts/{id}/cancel":                 postA.ID,
 			"/app/posts/{id}/copies/{copy}/retry":    postA.ID + " " + postA.Copies[0].ID,
+			"/api/v1/orders/{id}":                    orderA,
+			"/api/v1/orders/{id}/cancel":             orderA,
 			"/api/v1/links/{id}/qr.png":              linkA.ID,
 			"/api/v1/links/{id}/qr.svg":              linkA.ID,
 			// Public by design: whoever has a short link may follow it, and

@@ -21,6 +21,7 @@ import (
 	"github.com/roost-hq/roost/internal/links"
 	"github.com/roost-hq/roost/internal/metrics"
 	"github.com/roost-hq/roost/internal/offers"
+	"github.com/roost-hq/roost/internal/orders"
 	"github.com/roost-hq/roost/internal/posts"
 	"github.com/roost-hq/roost/internal/secret"
 	"github.com/roost-hq/roost/internal/social"
@@ -58,6 +59,7 @@ type Server struct {
 	Sandbox *social.SandboxNetwork
 	Hub     *social.Hub
 	Posts   *posts.Store
+	Orders  *orders.Store
 	// Publisher publishes due posts; Serve runs it.
 	Publisher *posts.Publisher
 	// Poller reads mentions into the inbox and settles claim tokens; Serve
@@ -86,13 +88,14 @@ func New(ctx context.Context, o Options) (*Server, error) {
 		social.Sandbox: s.Sandbox, social.Mastodon: &mastodon.Connector{HTTP: o.NetworkHTTP}}}
 	s.Posts = posts.NewStore(o.DB, s.Links.Store, s.Offers, s.Social, o.BaseURL)
 	s.Publisher = &posts.Publisher{DB: o.DB, Hub: s.Hub, Log: o.Log}
+	s.Orders = orders.NewStore(o.DB, o.Keys)
 	s.Poller = &inbox.Poller{DB: o.DB, Hub: s.Hub, Offers: s.Offers, Log: o.Log}
-	s.Web = &web.Web{Team: s.Team, Auth: s.Auth, Links: s.Links, Offers: s.Offers, Social: s.Social, Hub: s.Hub, Posts: s.Posts, Keys: o.Keys, Log: o.Log, BaseURL: o.BaseURL, Secure: o.Secure}
+	s.Web = &web.Web{Team: s.Team, Auth: s.Auth, Links: s.Links, Offers: s.Offers, Social: s.Social, Hub: s.Hub, Posts: s.Posts, Orders: s.Orders, Keys: o.Keys, Log: o.Log, BaseURL: o.BaseURL, Secure: o.Secure}
 	if err := s.Web.Init(); err != nil {
 		s.Links.Close(ctx)
 		return nil, err
 	}
-	s.API = &api.API{DB: o.DB, Team: s.Team, Auth: s.Auth, Links: s.Links, Offers: s.Offers, Social: s.Social, Hub: s.Hub, Posts: s.Posts,
+	s.API = &api.API{DB: o.DB, Team: s.Team, Auth: s.Auth, Links: s.Links, Offers: s.Offers, Social: s.Social, Hub: s.Hub, Posts: s.Posts, Orders: s.Orders,
 		Keys: o.Keys, Log: o.Log, BaseURL: o.BaseURL}
 
 	s.Metrics.RegisterRuntime()
@@ -214,6 +217,23 @@ func (s *Server) sampleFollowers(ctx context.Context) {
 	}
 }
 
+// processOrders applies received order events that wait (a refund before
+// its order, an event received while a node stopped), every second.
+func (s *Server) processOrders(ctx context.Context) {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		if _, err := s.Orders.ProcessDue(ctx, 200); err != nil && ctx.Err() == nil {
+			s.Log.Error("orders: process", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
 // ShutdownTimeout bounds how long in-flight requests may take to finish
 // after a stop signal.
 const ShutdownTimeout = 20 * time.Second
@@ -235,6 +255,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	workers.Go(func() { s.housekeeping(bg) })
 	workers.Go(func() { s.Publisher.Run(bg) })
 	workers.Go(func() { s.Poller.Run(bg) })
+	workers.Go(func() { s.processOrders(bg) })
 	workers.Go(func() { s.sampleFollowers(bg) })
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()

@@ -23,6 +23,7 @@ import (
 	"github.com/roost-hq/roost/internal/id"
 	"github.com/roost-hq/roost/internal/links"
 	"github.com/roost-hq/roost/internal/offers"
+	"github.com/roost-hq/roost/internal/orders"
 	"github.com/roost-hq/roost/internal/posts"
 	"github.com/roost-hq/roost/internal/ratelimit"
 	"github.com/roost-hq/roost/internal/secret"
@@ -48,6 +49,7 @@ type Web struct {
 	// Hub calls the networks: claim pages sign people in and check follows.
 	Hub     *social.Hub
 	Posts   *posts.Store
+	Orders  *orders.Store
 	Keys    *secret.Keys
 	Log     *slog.Logger
 	BaseURL string

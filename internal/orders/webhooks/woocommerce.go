@@ -74,7 +74,8 @@ type wooOrder struct {
 //     delivery ID for every attempt). Each line's UnitPrice is subtotal ÷
 //     quantity (see unitPrice for the rounding) and its Discount subtotal −
 //     total; codes are coupon_lines[].code, the click ID the meta_data
-//     entry roost_cid (or _roost_cid), the email billing.email.
+//     entry roost_cid (or _roost_cid, else the roost_cid parameter of the
+//     attribution's landing URL), the email billing.email.
 //   - cancelled: Cancelled, at date_modified_gmt.
 //   - refunded: a full refund, ExternalID "full", at date_modified_gmt: every
 //     line for its whole quantity and total, or the order's total when it
@@ -149,13 +150,7 @@ func wooPlaced(o *wooOrder, id string, modified time.Time) (*orders.Order, error
 		UpdatedAt:  modified,
 		Currency:   cur,
 	}
-	for _, m := range o.MetaData {
-		if k := strings.TrimSpace(m.Key); k == ClickParam || k == "_"+ClickParam {
-			if order.ClickID = clickID(string(m.Value)); order.ClickID != "" {
-				break
-			}
-		}
-	}
+	order.ClickID = wooClickID(o.MetaData)
 	if o.Billing != nil {
 		order.Email = email(o.Billing.Email)
 	}
@@ -190,6 +185,27 @@ func wooPlaced(o *wooOrder, id string, modified time.Time) (*orders.Order, error
 		})
 	}
 	return order, nil
+}
+
+// wooClickID reads the click ID from the order's meta: the roost_cid (or
+// _roost_cid) entry our snippet or plugin writes, else the landing URL that
+// WooCommerce's own order attribution (8.5+) keeps.
+func wooClickID(meta []nameValue) string {
+	for _, m := range meta {
+		if k := strings.TrimSpace(m.Key); k == ClickParam || k == "_"+ClickParam {
+			if cid := clickID(string(m.Value)); cid != "" {
+				return cid
+			}
+		}
+	}
+	for _, m := range meta {
+		if strings.TrimSpace(m.Key) == "_wc_order_attribution_session_entry" {
+			if cid := clickIDFromURL(string(m.Value)); cid != "" {
+				return cid
+			}
+		}
+	}
+	return ""
 }
 
 // wooFullRefund is the ExternalID of the one full refund an order can have.

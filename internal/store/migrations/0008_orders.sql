@@ -23,12 +23,15 @@ CREATE TABLE store_hooks (
 
 -- Every event as received (normalised: the customer's email is already a
 -- salted hash), committed before the sender gets its 2xx, and processed
--- after. event_key dedupes a delivery sent twice.
+-- after. event_key dedupes a delivery sent twice; version_key (orders
+-- only: the order's ID and version) dedupes the same order sent again in
+-- another delivery.
 CREATE TABLE order_events (
     id TEXT PRIMARY KEY,
     workspace_id TEXT NOT NULL REFERENCES workspaces (id) ON DELETE CASCADE,
     source TEXT NOT NULL,
     event_key TEXT NOT NULL,
+    version_key TEXT,
     kind TEXT NOT NULL,
     order_ref TEXT NOT NULL,
     payload TEXT NOT NULL,
@@ -37,7 +40,8 @@ CREATE TABLE order_events (
     due_at BIGINT NOT NULL,
     attempts INTEGER NOT NULL DEFAULT 0,
     error TEXT NOT NULL DEFAULT '',
-    UNIQUE (workspace_id, source, event_key)
+    UNIQUE (workspace_id, source, event_key),
+    UNIQUE (workspace_id, source, version_key)
 );
 CREATE INDEX order_events_due ON order_events (due_at) WHERE processed_at IS NULL;
 CREATE INDEX order_events_order ON order_events (workspace_id, source, order_ref);
