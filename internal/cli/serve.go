@@ -14,6 +14,7 @@ import (
 	"github.com/roost-hq/roost/internal/httpx"
 	"github.com/roost-hq/roost/internal/links"
 	"github.com/roost-hq/roost/internal/server"
+	"github.com/roost-hq/roost/internal/social/x"
 	"github.com/roost-hq/roost/internal/team"
 )
 
@@ -48,6 +49,7 @@ func serve(ctx context.Context, e *Env, args []string) error {
 		return err
 	}
 	srv, err := server.New(ctx, server.Options{DB: db, Keys: keys, Log: log, BaseURL: cfg.BaseURL, Secure: cfg.Secure(), GeoIPPath: cfg.GeoIPPath,
+		X:      x.Connector{ClientID: cfg.XClientID, ClientSecret: cfg.XClientSecret},
 		Clicks: links.RecorderConfig{Buffer: cfg.ClickBuffer, BatchSize: cfg.ClickBatchSize, FlushEvery: cfg.ClickFlushEvery, SpillDir: cfg.SpillDir()}})
 	if err != nil {
 		return err

@@ -41,6 +41,9 @@ type Config struct {
 	GeoIPPath       string        // ROOST_GEOIP_DB: MaxMind-format country database
 	TrustedProxies  string        // ROOST_TRUSTED_PROXIES: proxies whose X-Forwarded-For is believed
 	Proxies         []netip.Prefix
+
+	XClientID     string // ROOST_X_CLIENT_ID: the brand's X app (OAuth 2.0 client ID)
+	XClientSecret string // ROOST_X_CLIENT_SECRET: its secret (empty for a public client)
 }
 
 // Defaults.
@@ -68,6 +71,8 @@ func (c *Config) Register(fs *flag.FlagSet, getenv func(string) string) {
 	fs.StringVar(&c.LogLevel, "log-level", env("ROOST_LOG_LEVEL", "info"), "log level: debug, info, warn or error (ROOST_LOG_LEVEL)")
 	fs.StringVar(&c.TrustedProxies, "trusted-proxies", env("ROOST_TRUSTED_PROXIES", ""), "reverse proxies whose X-Forwarded-For header gives the visitor's address: IPs or CIDR ranges, comma-separated (ROOST_TRUSTED_PROXIES)")
 	fs.StringVar(&c.GeoIPPath, "geoip-db", env("ROOST_GEOIP_DB", ""), "MaxMind-format country database (.mmdb) for click countries (ROOST_GEOIP_DB)")
+	fs.StringVar(&c.XClientID, "x-client-id", env("ROOST_X_CLIENT_ID", ""), "OAuth 2.0 client ID of your X app, to connect X accounts (ROOST_X_CLIENT_ID)")
+	c.XClientSecret = getenv("ROOST_X_CLIENT_SECRET") // never a flag: it would show in ps
 	c.envErr = nil
 	intVar := func(p *int, name, envName string, def int, usage string) {
 		v := def

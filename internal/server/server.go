@@ -25,7 +25,9 @@ import (
 	"github.com/roost-hq/roost/internal/posts"
 	"github.com/roost-hq/roost/internal/secret"
 	"github.com/roost-hq/roost/internal/social"
+	"github.com/roost-hq/roost/internal/social/bluesky"
 	"github.com/roost-hq/roost/internal/social/mastodon"
+	"github.com/roost-hq/roost/internal/social/x"
 	"github.com/roost-hq/roost/internal/store"
 	"github.com/roost-hq/roost/internal/team"
 	"github.com/roost-hq/roost/internal/web"
@@ -46,6 +48,9 @@ type Options struct {
 	// NetworkHTTP is the client the network connectors call with (nil: a
 	// default with a 30 s timeout).
 	NetworkHTTP *http.Client
+	// X is the brand's X app (client ID and secret; the API's addresses in
+	// tests). Without a client ID, X accounts cannot be connected.
+	X x.Connector
 }
 
 // Server is one Roost process.
@@ -84,8 +89,11 @@ func New(ctx context.Context, o Options) (*Server, error) {
 	s.Offers = offers.NewStore(o.DB)
 	s.Social = social.NewStore(o.DB, o.Keys)
 	s.Sandbox = social.NewSandbox(o.DB)
+	xc := o.X
+	xc.HTTP = o.NetworkHTTP
 	s.Hub = &social.Hub{Store: s.Social, Connectors: map[string]social.Connector{
-		social.Sandbox: s.Sandbox, social.Mastodon: &mastodon.Connector{HTTP: o.NetworkHTTP}}}
+		social.Sandbox: s.Sandbox, social.Mastodon: &mastodon.Connector{HTTP: o.NetworkHTTP},
+		social.Bluesky: &bluesky.Connector{HTTP: o.NetworkHTTP}, social.X: &xc}}
 	s.Posts = posts.NewStore(o.DB, s.Links.Store, s.Offers, s.Social, o.BaseURL)
 	s.Publisher = &posts.Publisher{DB: o.DB, Hub: s.Hub, Log: o.Log}
 	s.Orders = orders.NewStore(o.DB, o.Keys)

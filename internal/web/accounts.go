@@ -7,7 +7,9 @@ import (
 	"time"
 
 	"github.com/roost-hq/roost/internal/social"
+	"github.com/roost-hq/roost/internal/social/bluesky"
 	"github.com/roost-hq/roost/internal/social/mastodon"
+	"github.com/roost-hq/roost/internal/social/x"
 	"github.com/roost-hq/roost/internal/store"
 	"github.com/roost-hq/roost/internal/valid"
 )
@@ -15,7 +17,13 @@ import (
 // Brand accounts, in Settings: connect, see health and follower growth,
 // disconnect. Sandbox accounts also have their follower list here.
 
-type accountsData struct{ Accounts []social.Account }
+type accountsData struct {
+	Accounts []social.Account
+	// X accounts need the brand's X app: whether it is configured, the
+	// callback to register in it, and what a post with a link costs.
+	XReady               bool
+	XCallback, XPostCost string
+}
 
 func (s *Web) accountsPage(w http.ResponseWriter, r *http.Request) {
 	s.renderAccounts(w, r, http.StatusOK, nil, nil)
@@ -27,7 +35,8 @@ func (s *Web) renderAccounts(w http.ResponseWriter, r *http.Request, status int,
 		s.fail(w, r, lerr)
 		return
 	}
-	v := view{Title: "Accounts", Tab: "accounts", Data: accountsData{Accounts: as}, Form: form}
+	d := accountsData{Accounts: as, XReady: s.x() != nil, XCallback: s.xCallbackURL(), XPostCost: x.PostCost("https://example.com").String()}
+	v := view{Title: "Accounts", Tab: "accounts", Data: d, Form: form}
 	if err != nil {
 		s.badInput(w, r, err, "settings_accounts", v)
 		return
@@ -256,18 +265,29 @@ func (s *Web) mastodonCallback(w http.ResponseWriter, r *http.Request) {
 	if err == nil {
 		creds, err = m.Exchange(r.Context(), f.Instance, app, s.mastodonCallbackURL(), q.Get("code"), f.Verifier)
 	}
+	s.connected(w, r, m, f.Instance, creds, err)
+}
+
+// connected finishes connecting an account once its network handed over
+// credentials (or failed to, err): it reads the profile, keeps the
+// account and its first follower count, and shows it.
+func (s *Web) connected(w http.ResponseWriter, r *http.Request, c social.Connector, instance string, creds []byte, err error) {
+	v := viewerFrom(r)
 	var p social.Profile
+	conn := &social.Conn{Account: social.Account{Network: c.Network(), Instance: instance}, Creds: creds}
 	if err == nil {
-		conn := &social.Conn{Account: social.Account{Network: social.Mastodon, Instance: f.Instance}, Creds: creds}
-		p, err = m.Verify(r.Context(), conn)
+		p, err = c.Verify(r.Context(), conn)
+	}
+	if conn.Changed {
+		creds = conn.Creds
 	}
 	var a social.Account
 	if err == nil {
-		a, err = s.Social.Connect(r.Context(), v.Workspace.ID, social.Connection{Network: social.Mastodon, Instance: f.Instance, Profile: p, Creds: creds, MemberID: v.Member.ID})
+		a, err = s.Social.Connect(r.Context(), v.Workspace.ID, social.Connection{Network: c.Network(), Instance: instance, Profile: p, Creds: creds, MemberID: v.Member.ID})
 	}
 	var ne *social.Error
 	if errors.As(err, &ne) {
-		s.redirect(w, r, "/app/settings/accounts", "error", "Mastodon did not connect the account: "+ne.Reason+".")
+		s.redirect(w, r, "/app/settings/accounts", "error", social.Rules(c.Network()).Name+" did not connect the account: "+ne.Reason+".")
 		return
 	}
 	if err != nil {
@@ -279,6 +299,86 @@ func (s *Web) mastodonCallback(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.redirect(w, r, "/app/settings/accounts/"+a.ID, "ok", a.Mention()+" connected.")
+}
+
+// Connecting a Bluesky account: the handle and an app password (made in
+// Bluesky's settings), and the server when it is not bsky.social.
+func (s *Web) connectBluesky(w http.ResponseWriter, r *http.Request) {
+	var e valid.Errors
+	handle := strings.TrimPrefix(strings.TrimSpace(r.PostFormValue("bluesky_handle")), "@")
+	password := strings.TrimSpace(r.PostFormValue("app_password"))
+	service := bluesky.DefaultService
+	if v := strings.TrimSpace(r.PostFormValue("service")); v != "" {
+		service = social.InstanceURL(&e, "service", v)
+	}
+	if handle == "" || len(handle) > 253 {
+		e.Add("bluesky_handle", "your Bluesky handle, such as outlet.bsky.social")
+	}
+	if password == "" || len(password) > 100 {
+		e.Add("app_password", "an app password, made in Bluesky under Settings → Privacy and security → App passwords")
+	}
+	if e.Err() != nil {
+		s.renderAccounts(w, r, http.StatusUnprocessableEntity, formValues(r, "bluesky_handle", "service"), &e)
+		return
+	}
+	c, _ := s.Hub.Connector(social.Bluesky).(*bluesky.Connector)
+	creds, _, err := c.Login(r.Context(), service, handle, password)
+	var ne *social.Error
+	if errors.As(err, &ne) && ne.Kind != social.Unavailable {
+		e.Add("app_password", "Bluesky refused: %s", ne.Reason)
+		s.renderAccounts(w, r, http.StatusUnprocessableEntity, formValues(r, "bluesky_handle", "service"), &e)
+		return
+	}
+	if err != nil {
+		s.networkTrouble(w, r, err, "service", service)
+		return
+	}
+	s.connected(w, r, c, service, creds, nil)
+}
+
+// Connecting an X account: the brand's own X app (ROOST_X_CLIENT_ID)
+// asks the admin's approval on X, authorization code with PKCE.
+
+func (s *Web) xCallbackURL() string { return s.BaseURL + "/app/settings/accounts/callback/x" }
+
+func (s *Web) x() *x.Connector {
+	c, _ := s.Hub.Connector(social.X).(*x.Connector)
+	if c == nil || c.ClientID == "" {
+		return nil
+	}
+	return c
+}
+
+func (s *Web) connectX(w http.ResponseWriter, r *http.Request) {
+	v := viewerFrom(r)
+	c := s.x()
+	if c == nil {
+		s.redirect(w, r, "/app/settings/accounts", "error", "Set ROOST_X_CLIENT_ID (and ROOST_X_CLIENT_SECRET) to your X app's OAuth 2.0 keys first.")
+		return
+	}
+	state, verifier, err := s.Social.BeginFlow(r.Context(), social.Flow{Purpose: "account", WorkspaceID: v.Workspace.ID, MemberID: v.Member.ID, Network: social.X})
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	http.Redirect(w, r, c.AuthorizeURL(s.xCallbackURL(), state, verifier, x.Scopes), http.StatusSeeOther)
+}
+
+func (s *Web) xCallback(w http.ResponseWriter, r *http.Request) {
+	v := viewerFrom(r)
+	q := r.URL.Query()
+	f, err := s.Social.TakeFlow(r.Context(), q.Get("state"))
+	if err != nil || f.Purpose != "account" || f.Network != social.X || f.WorkspaceID != v.Workspace.ID || f.MemberID != v.Member.ID {
+		s.redirect(w, r, "/app/settings/accounts", "error", social.ErrFlow.Error())
+		return
+	}
+	c := s.x()
+	if c == nil || q.Get("error") != "" || q.Get("code") == "" {
+		s.redirect(w, r, "/app/settings/accounts", "error", "X did not connect the account: "+firstNonEmpty(q.Get("error_description"), q.Get("error"), "no code came back")+".")
+		return
+	}
+	creds, err := c.Exchange(r.Context(), s.xCallbackURL(), q.Get("code"), f.Verifier)
+	s.connected(w, r, c, "", creds, err)
 }
 
 func firstNonEmpty(vs ...string) string {

@@ -9,6 +9,7 @@ import (
 	"github.com/roost-hq/roost/internal/offers"
 	"github.com/roost-hq/roost/internal/posts"
 	"github.com/roost-hq/roost/internal/social"
+	"github.com/roost-hq/roost/internal/social/x"
 	"github.com/roost-hq/roost/internal/valid"
 )
 
@@ -18,6 +19,7 @@ type composerAccount struct {
 	social.Account
 	Rule    social.Rule
 	Warning string // why a post to it may fail
+	Cost    string // what the network charges for a post with a link, if anything
 }
 
 type postDay struct {
@@ -66,6 +68,9 @@ func (s *Web) renderPosts(w http.ResponseWriter, r *http.Request, form map[strin
 	warn := map[string]string{}
 	for _, a := range as {
 		ca := composerAccount{Account: a, Rule: social.Rules(a.Network)}
+		if a.Network == social.X {
+			ca.Cost = "a paid X API call: " + x.PostCost("https://example.com").String() + " with a link"
+		}
 		switch a.Health {
 		case social.Revoked:
 			ca.Warning = "its credentials were refused: reconnect it before its posts go out"

@@ -39,6 +39,13 @@ type Env struct {
 // New starts a server on a fresh database of dialect d.
 func New(t testing.TB, d store.Dialect) *Env {
 	t.Helper()
+	return NewWith(t, d, nil)
+}
+
+// NewWith is New with options changed by set (pointing a network at a
+// fake, say) before the server starts.
+func NewWith(t testing.TB, d store.Dialect, set func(*server.Options)) *Env {
+	t.Helper()
 	db := storetest.New(t, d)
 	keys, err := secret.New(secret.Generate())
 	if err != nil {
@@ -50,8 +57,12 @@ func New(t testing.TB, d store.Dialect) *Env {
 	}
 	ts := httptest.NewUnstartedServer(nil)
 	base := "http://" + ts.Listener.Addr().String()
-	srv, err := server.New(context.Background(), server.Options{DB: db, Keys: keys, Log: log, BaseURL: base,
-		Clicks: links.RecorderConfig{FlushEvery: 10 * time.Millisecond, SpillDir: t.TempDir()}, LinkPollEvery: 100 * time.Millisecond})
+	o := server.Options{DB: db, Keys: keys, Log: log, BaseURL: base,
+		Clicks: links.RecorderConfig{FlushEvery: 10 * time.Millisecond, SpillDir: t.TempDir()}, LinkPollEvery: 100 * time.Millisecond}
+	if set != nil {
+		set(&o)
+	}
+	srv, err := server.New(context.Background(), o)
 	if err != nil {
 		t.Fatal(err)
 	}
