@@ -56,7 +56,9 @@ type Token struct {
 }
 
 // Expired reports whether a waiting token can no longer be used.
-func (t Token) Expired(now time.Time) bool { return t.Status == TokenWaiting && !now.Before(t.ExpiresAt) }
+func (t Token) Expired(now time.Time) bool {
+	return t.Status == TokenWaiting && !now.Before(t.ExpiresAt)
+}
 
 // ErrNoTokens refuses a token for an offer that needs none.
 var ErrNoTokens = &Refusal{"no_tokens", "This offer does not need a claim token."}

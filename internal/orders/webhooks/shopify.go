@@ -242,8 +242,12 @@ func shopifyPlaced(o *shopifyOrder) (*orders.Order, error) {
 	}
 	order.Codes = codes(raw...)
 	for i, li := range o.LineItems {
+		lineID, err := optionalID(lineField(i, "id"), li.ID)
+		if err != nil {
+			return nil, err
+		}
 		line := orders.Line{
-			ExternalID: string(li.ID),
+			ExternalID: lineID,
 			SKU:        text(li.SKU, 255),
 			Name:       text(firstNonEmpty(li.Name, li.Title), 500),
 			Quantity:   li.Quantity,
@@ -346,12 +350,16 @@ func shopifyRefunded(r *shopifyRefund) (*orders.Refund, error) {
 		if rl.Quantity <= 0 {
 			return nil, errorf(http.StatusBadRequest, "refund line %d: quantity %d is not positive", i+1, rl.Quantity)
 		}
-		line := orders.RefundLine{LineExternalID: string(rl.LineItemID), Quantity: rl.Quantity}
+		lineID := rl.LineItemID
+		line := orders.RefundLine{Quantity: rl.Quantity}
 		if rl.LineItem != nil {
 			line.SKU = text(rl.LineItem.SKU, 255)
-			if line.LineExternalID == "" {
-				line.LineExternalID = string(rl.LineItem.ID)
+			if lineID == "" {
+				lineID = rl.LineItem.ID
 			}
+		}
+		if line.LineExternalID, err = optionalID(refundLineField(i, "line_item_id"), lineID); err != nil {
+			return nil, err
 		}
 		if line.Amount, err = amount(refundLineField(i, "subtotal"), rl.SubtotalSet.shop(rl.Subtotal), refund.Currency); err != nil {
 			return nil, err

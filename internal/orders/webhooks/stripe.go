@@ -74,9 +74,9 @@ type stripeCharge struct {
 // API versions: stripe-go refuses, by default, events rendered for an API
 // version of another release train than the one it is pinned to, because
 // it would decode them into its own typed objects. Roost does not: it reads
-// a handful of fields that every version since 2020 shapes alike (ids,
-// integer amounts, currency, metadata, payment_status, previous_attributes)
-// into its own structs and checks each. So the check is off
+// a handful of fields that have kept their names and meaning across recent
+// API versions (ids, integer amounts, currency, metadata, payment_status,
+// previous_attributes) into its own structs, and checks each. So the check is off
 // (IgnoreAPIVersionMismatch): otherwise every webhook endpoint created on
 // an older version would fail after a library upgrade, and one on a newer
 // version before it.
@@ -109,6 +109,10 @@ func ParseStripe(body []byte, sigHeader, secret string, tolerance time.Duration)
 	if tolerance <= 0 {
 		tolerance = StripeTolerance
 	}
+	// Without a t= part the library would call the signature stale.
+	if sigHeader != "" && !strings.HasPrefix(sigHeader, "t=") && !strings.Contains(sigHeader, ",t=") {
+		return ev, errorf(http.StatusUnauthorized, "the Stripe-Signature header has no timestamp")
+	}
 	_, err := webhook.ConstructEventWithOptions(body, sigHeader, secret, webhook.ConstructEventOptions{
 		Tolerance:                tolerance,
 		IgnoreAPIVersionMismatch: true,
@@ -129,10 +133,9 @@ func ParseStripe(body []byte, sigHeader, secret string, tolerance time.Duration)
 	if err := decode(body, &e); err != nil {
 		return ev, err
 	}
-	if e.ID == "" {
-		return ev, errorf(http.StatusBadRequest, "the event ID is missing")
+	if ev.ID, err = checkID("the event ID", jsonID(e.ID)); err != nil {
+		return ev, err
 	}
-	ev.ID = truncate(e.ID, maxIDLen)
 	at := time.Unix(e.Created, 0).UTC()
 
 	switch e.Type {

@@ -122,7 +122,9 @@ func TestParseStripeSignature(t *testing.T) {
 		{"wrong secret", stripeSign("whsec_other", body, now), stripeSecret, 0, body, 401, "does not match"},
 		{"tampered body", good, stripeSecret, 0, []byte(strings.Replace(string(body), "4998", "1", 1)), 401, "does not match"},
 		{"no header", "", stripeSecret, 0, body, 401, "no Stripe-Signature"},
-		{"garbage header", "sha256=abc", stripeSecret, 0, body, 401, "does not match"},
+		{"garbage header", "sha256=abc", stripeSecret, 0, body, 401, "no timestamp"},
+		{"v1 without a timestamp", v1, stripeSecret, 0, body, 401, "no timestamp"},
+		{"unparsable timestamp", "t=soon," + v1, stripeSecret, 0, body, 401, "does not match"},
 		{"no v1", "t=" + strconv.FormatInt(now.Unix(), 10), stripeSecret, 0, body, 401, "does not match"},
 		{"no secret set up", good, "", 0, body, 401, "no Stripe signing secret"},
 		{"stale timestamp", stripeSign(stripeSecret, body, now.Add(-10*time.Minute)), stripeSecret, 0, body, 400, "older than 5m0s"},
@@ -224,7 +226,7 @@ func TestStripeAmount(t *testing.T) {
 		bad  bool
 	}{
 		{1999, "USD", 1999, false},
-		{500, "JPY", 500, false},  // zero-decimal in both
+		{500, "JPY", 500, false}, // zero-decimal in both
 		{12340, "KWD", 12340, false},
 		{500000, "ISK", 5000, false}, // Stripe two decimals, ISO none
 		{500050, "ISK", 0, true},

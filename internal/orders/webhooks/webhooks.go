@@ -20,6 +20,7 @@
 package webhooks
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -122,7 +123,7 @@ func CheckContentType(h http.Header) error {
 // decode reads a JSON body into v, turning the decoder's errors into 400s
 // that say where the body is wrong.
 func decode(body []byte, v any) error {
-	if len(strings.TrimSpace(string(body))) == 0 {
+	if len(bytes.TrimSpace(body)) == 0 {
 		return errorf(http.StatusBadRequest, "empty body")
 	}
 	err := json.Unmarshal(body, v)
@@ -209,6 +210,15 @@ func checkID(what string, id jsonID) (string, error) {
 		return "", errorf(http.StatusBadRequest, "%s is not a usable ID", what)
 	}
 	return s, nil
+}
+
+// optionalID checks an ID that may be absent (a line's ID: refunds then
+// match by SKU).
+func optionalID(what string, id jsonID) (string, error) {
+	if id == "" || id == "0" {
+		return "", nil
+	}
+	return checkID(what, id)
 }
 
 func printable(s string) bool {

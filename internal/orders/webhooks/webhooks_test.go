@@ -161,10 +161,10 @@ func TestStatus(t *testing.T) {
 func TestCheckContentType(t *testing.T) {
 	t.Parallel()
 	for ct, ok := range map[string]bool{
-		"application/json":                true,
-		"application/json; charset=utf-8": true,
-		"Application/JSON":                true,
-		"":                                false,
+		"application/json":                  true,
+		"application/json; charset=utf-8":   true,
+		"Application/JSON":                  true,
+		"":                                  false,
 		"application/x-www-form-urlencoded": false,
 		"text/plain":                        false,
 		"application/json; charset":         false,
@@ -224,7 +224,7 @@ func TestUnitPrice(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct{ qty, sub, total, unit, discount int64 }{
 		{2, 4500, 4050, 2250, 450},
-		{3, 1000, 1000, 334, 2},   // 1000/3 rounds up; the 2 go to the discount
+		{3, 1000, 1000, 334, 2}, // 1000/3 rounds up; the 2 go to the discount
 		{3, 10000, 9000, 3334, 1002},
 		{75, 82875, 82875, 1105, 0},
 		{1, 0, 0, 0, 0},
@@ -249,17 +249,17 @@ func TestClickIDFromURL(t *testing.T) {
 	t.Parallel()
 	const cid = "01j9z3k4m5n6p7q8r9s0t1v2w3"
 	for in, want := range map[string]string{
-		"/products/x?roost_cid=" + cid:                             cid,
+		"/products/x?roost_cid=" + cid:                              cid,
 		"/products/x?utm_source=bsky&roost_cid=" + cid + "#reviews": cid,
-		"https://shop.example.com/?roost_cid=" + cid:               cid,
-		"http://www.example.com?source=abc":                        "",
-		"/products/x":                                              "",
-		"":                                                         "",
-		"/p?%zz&roost_cid=" + cid:                                  cid, // one bad pair
-		"/p?roost_cid=" + cid + "%20":                              cid,
-		"/p?roost_cid=<script>":                                    "",
-		"/p?roost_cid=" + strings.Repeat("a", 65):                  "",
-		"::not a url?roost_cid=" + cid:                             cid,
+		"https://shop.example.com/?roost_cid=" + cid:                cid,
+		"http://www.example.com?source=abc":                         "",
+		"/products/x":                                               "",
+		"":                                                          "",
+		"/p?%zz&roost_cid=" + cid:                                   cid, // one bad pair
+		"/p?roost_cid=" + cid + "%20":                               cid,
+		"/p?roost_cid=<script>":                                     "",
+		"/p?roost_cid=" + strings.Repeat("a", 65):                   "",
+		"::not a url?roost_cid=" + cid:                              cid,
 	} {
 		if got := clickIDFromURL(in); got != want {
 			t.Errorf("clickIDFromURL(%q) = %q, want %q", in, got, want)
@@ -275,8 +275,8 @@ func TestDecodeReasons(t *testing.T) {
 		} `json:"line_items"`
 	}
 	for body, reason := range map[string]string{
-		``:                                   "empty body",
-		`{"line_items":[{"quantity":1}`:      "truncated",
+		``:                                    "empty body",
+		`{"line_items":[{"quantity":1}`:       "truncated",
 		`{"line_items":[{"quantity":"two"}]}`: "line_items.quantity",
 		`{"line_items":[{"quantity":1.5}]}`:   "an integer",
 		`{"a":1} trailing`:                    "malformed JSON",

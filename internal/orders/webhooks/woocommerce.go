@@ -175,8 +175,12 @@ func wooPlaced(o *wooOrder, id string, modified time.Time) (*orders.Order, error
 		if err != nil {
 			return nil, err
 		}
+		lineID, err := optionalID(lineField(i, "id"), li.ID)
+		if err != nil {
+			return nil, err
+		}
 		order.Lines = append(order.Lines, orders.Line{
-			ExternalID: string(li.ID),
+			ExternalID: lineID,
 			SKU:        text(li.SKU, 255),
 			Name:       text(li.Name, 500),
 			Quantity:   li.Quantity,
@@ -228,8 +232,12 @@ func wooRefunded(o *wooOrder, id string, modified time.Time) (*orders.Refund, er
 		if err != nil {
 			return nil, err
 		}
+		lineID, err := optionalID(lineField(i, "id"), li.ID)
+		if err != nil {
+			return nil, err
+		}
 		refund.Lines = append(refund.Lines, orders.RefundLine{
-			LineExternalID: string(li.ID),
+			LineExternalID: lineID,
 			SKU:            text(li.SKU, 255),
 			Quantity:       li.Quantity,
 			Amount:         total,
