@@ -112,6 +112,7 @@ func TestNoRouteLeaksAcrossWorkspaces(t *testing.T) {
 			"/app/posts/{id}/cancel":                 postA.ID,
 			"/app/posts/{id}/copies/{copy}/retry":    postA.ID + " " + postA.Copies[0].ID,
 			"/api/v1/orders/{id}":                    orderA,
+			"/app/orders/{id}":                       orderA,
 			"/api/v1/orders/{id}/cancel":             orderA,
 			"/api/v1/links/{id}/qr.png":              linkA.ID,
 			"/api/v1/links/{id}/qr.svg":              linkA.ID,

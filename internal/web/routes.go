@@ -87,6 +87,8 @@ func (s *Web) Register(mux *httpx.Mux) {
 	signedIn("POST /app/settings/accounts/sandbox", s.manager(s.addSandboxAccount))
 	signedIn("POST /app/settings/accounts/mastodon", s.manager(s.connectMastodon))
 	signedIn("GET /app/settings/accounts/callback/mastodon", s.manager(s.mastodonCallback))
+	signedIn("GET /app/orders", s.ordersPage)
+	signedIn("GET /app/orders/{id}", s.orderPage)
 	signedIn("POST /app/settings/accounts/x", s.manager(s.connectX))
 	signedIn("POST /app/settings/accounts/bluesky", s.manager(s.connectBluesky))
 	signedIn("GET /app/settings/accounts/callback/x", s.manager(s.xCallback))

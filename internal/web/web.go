@@ -22,6 +22,7 @@ import (
 	"github.com/roost-hq/roost/internal/auth"
 	"github.com/roost-hq/roost/internal/id"
 	"github.com/roost-hq/roost/internal/links"
+	"github.com/roost-hq/roost/internal/money"
 	"github.com/roost-hq/roost/internal/offers"
 	"github.com/roost-hq/roost/internal/orders"
 	"github.com/roost-hq/roost/internal/posts"
@@ -108,6 +109,7 @@ func (s *Web) Init() error {
 		"ago":       ago,
 		"list":      func(v ...string) []string { return v },
 		"hasPrefix": strings.HasPrefix,
+		"money":     money.Format,
 		"dict": func(kv ...any) map[string]any {
 			m := map[string]any{}
 			for i := 0; i+1 < len(kv); i += 2 {
@@ -170,7 +172,7 @@ var nav = []navItem{
 	{Name: "Posts", Href: "/app/posts", Icon: "posts"},
 	{Name: "Links", Href: "/app/links", Icon: "links"},
 	{Name: "Inbox", Icon: "inbox"},
-	{Name: "Orders", Icon: "orders"},
+	{Name: "Orders", Href: "/app/orders", Icon: "orders"},
 	{Name: "Customers", Icon: "customers"},
 	{Name: "Settings", Href: "/app/settings/workspace", Icon: "settings"},
 }
