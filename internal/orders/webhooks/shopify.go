@@ -307,8 +307,9 @@ func shopifyRefunded(r *shopifyRefund) (*orders.Refund, error) {
 	}
 	refund := &orders.Refund{ExternalID: id, OrderExternalID: orderID, At: at}
 
-	// The currency: the lines' shop money, else the transactions'. A
-	// refund in two currencies at once cannot be booked.
+	// The currency: the lines' shop money, else the transactions' (which
+	// are in the currency the buyer paid). A refund in two currencies at
+	// once cannot be booked.
 	setCurrency := func(c string) error {
 		if strings.TrimSpace(c) == "" {
 			return nil
@@ -330,7 +331,7 @@ func shopifyRefunded(r *shopifyRefund) (*orders.Refund, error) {
 			}
 		}
 	}
-	if len(r.RefundLineItems) == 0 {
+	if refund.Currency == "" || len(r.RefundLineItems) == 0 {
 		for _, t := range r.Transactions {
 			if shopifyRefundTransaction(t.Kind, t.Status) {
 				if err := setCurrency(t.Currency); err != nil {

@@ -167,6 +167,7 @@ func TestParseShopifyRefuses(t *testing.T) {
 		{"null order ID", "orders/paid", shopifyEdit(t, paid, `"id":820982911946154508,`, `"id":null,`), 400, "order ID is missing"},
 		{"negative order ID", "orders/paid", shopifyEdit(t, paid, `"id":820982911946154508,`, `"id":-5,`), 400, "whole number"},
 		{"fractional order ID", "orders/paid", shopifyEdit(t, paid, `"id":820982911946154508,`, `"id":8.5,`), 400, "whole number"},
+		{"line ID too long", "orders/paid", shopifyEdit(t, paid, `"id":866550311766439020,`, `"id":"`+strings.Repeat("9", 300)+`",`), 400, "line 1: id"},
 		{"bad date", "orders/paid", shopifyEdit(t, paid, `"processed_at":"2024-06-26T12:33:22-04:00"`, `"processed_at":"yesterday"`), 400, "processed_at"},
 		{"no date", "orders/paid", shopifyEdit(t, "shopify/orders_paid_jpy.json", `"created_at":"2024-11-02T18:04:05+09:00"`, `"created_at":null`), 400, "no date"},
 		{"cancel without ID", "orders/cancelled", []byte(`{"cancelled_at":"2024-06-27T09:00:00-04:00"}`), 400, "order ID is missing"},
@@ -216,4 +217,19 @@ func TestShopifyClickID(t *testing.T) {
 			t.Errorf("%s: click ID %q, want %q", tc.name, ev.Order.ClickID, tc.want)
 		}
 	}
+}
+
+// An older refund payload: the line's subtotal only as a bare number, the
+// currency only on the transaction.
+func TestShopifyRefundOlderShape(t *testing.T) {
+	t.Parallel()
+	body := []byte(`{"id":11,"order_id":22,"created_at":"2024-07-01T14:30:56Z","refund_line_items":[{"line_item_id":33,"quantity":2,"subtotal":16.5,"line_item":{"sku":"GEL-300"}}],"transactions":[{"kind":"refund","amount":"16.50","currency":"GBP"}]}`)
+	ev, err := ParseShopify("refunds/create", "wh", body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	same(t, ev, orders.Event{Source: orders.Shopify, ID: "wh", Kind: orders.Refunded, Refund: &orders.Refund{
+		ExternalID: "11", OrderExternalID: "22", At: utc("2024-07-01T14:30:56Z"), Currency: "GBP",
+		Lines: []orders.RefundLine{{LineExternalID: "33", SKU: "GEL-300", Quantity: 2, Amount: 1650}},
+	}})
 }

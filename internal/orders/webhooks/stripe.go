@@ -76,10 +76,10 @@ type stripeCharge struct {
 // it would decode them into its own typed objects. Roost does not: it reads
 // a handful of fields that have kept their names and meaning across recent
 // API versions (ids, integer amounts, currency, metadata, payment_status,
-// previous_attributes) into its own structs, and checks each. So the check is off
-// (IgnoreAPIVersionMismatch): otherwise every webhook endpoint created on
-// an older version would fail after a library upgrade, and one on a newer
-// version before it.
+// previous_attributes) into its own structs, and checks each. So the check
+// is off (IgnoreAPIVersionMismatch): otherwise every webhook endpoint
+// created on an older version would fail after a library upgrade, and one
+// on a newer version before it.
 //
 // Events:
 //
@@ -136,7 +136,10 @@ func ParseStripe(body []byte, sigHeader, secret string, tolerance time.Duration)
 	if ev.ID, err = checkID("the event ID", jsonID(e.ID)); err != nil {
 		return ev, err
 	}
-	at := time.Unix(e.Created, 0).UTC()
+	var at time.Time // when Stripe made the event
+	if e.Created > 0 {
+		at = time.Unix(e.Created, 0).UTC()
+	}
 
 	switch e.Type {
 	case "checkout.session.completed", "checkout.session.async_payment_succeeded":
@@ -240,6 +243,9 @@ func stripeRefunded(c *stripeCharge, e *stripeEvent, at time.Time) (*orders.Refu
 	}
 	if pi == "" {
 		return nil, ignored("charge %s has no payment_intent, so no Checkout order", truncate(c.ID, 80))
+	}
+	if at.IsZero() {
+		return nil, errorf(http.StatusBadRequest, "the event has no created time")
 	}
 	orderID, err := checkID("the charge's payment_intent", jsonID(pi))
 	if err != nil {
