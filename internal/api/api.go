@@ -121,6 +121,9 @@ func (a *API) Register(mux *httpx.Mux) {
 	mux.Handle("GET /api/v1/order-settings", httpx.APIKey, a.authed(a.getOrderSettings))
 	mux.Handle("PUT /api/v1/order-settings", httpx.APIKey, a.authed(a.putOrderSettings))
 	mux.Handle("GET /api/v1/reports/revenue", httpx.APIKey, a.authed(a.revenueReport))
+
+	// Stores' webhooks: public, authenticated by their signatures.
+	mux.Handle("POST /hooks/{source}/{token}", httpx.Public, a.wrap(a.storeHook, false))
 }
 
 func (a *API) authed(h handler) http.Handler { return a.wrap(h, true) }
