@@ -2,6 +2,7 @@ package web
 
 import (
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/roost-hq/roost/internal/orders"
@@ -81,4 +82,91 @@ func (s *Web) orderPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.render(w, r, http.StatusOK, "order", view{Title: "Order " + o.ExternalID, Data: o})
+}
+
+// Settings → Store: the reporting currency and attribution window, and
+// the webhooks of Shopify, Stripe and WooCommerce.
+
+type storeSettingsData struct {
+	Settings orders.Settings
+	Hooks    []hookRow
+	Base     string
+}
+
+type hookRow struct {
+	Source, Name, Help string
+	URL                string // empty until a secret is saved
+	UpdatedAt          time.Time
+}
+
+var hookHelp = map[string][2]string{
+	orders.Shopify:     {"Shopify", "Shopify admin → Settings → Notifications → Webhooks: create webhooks for Order payment, Order cancellation and Refund create, JSON format, to the address below. The signing secret is shown above the list."},
+	orders.Stripe:      {"Stripe", "Stripe Dashboard → Developers → Webhooks: add an endpoint at the address below for checkout.session.completed, checkout.session.async_payment_succeeded and charge.refunded; its signing secret starts with whsec_."},
+	orders.WooCommerce: {"WooCommerce", "WooCommerce → Settings → Advanced → Webhooks: add webhooks for Order created and Order updated, API version WP REST API v3, delivery URL below, and the secret you choose here."},
+}
+
+func (s *Web) storeSettingsView(r *http.Request, st orders.Settings) (view, error) {
+	hooks, err := s.Orders.Hooks(r.Context(), viewerFrom(r).Workspace.ID)
+	if err != nil {
+		return view{}, err
+	}
+	d := storeSettingsData{Settings: st, Base: s.BaseURL}
+	for _, src := range orders.HookSources {
+		row := hookRow{Source: src, Name: hookHelp[src][0], Help: hookHelp[src][1]}
+		for _, h := range hooks {
+			if h.Source == src {
+				row.URL, row.UpdatedAt = s.BaseURL+h.Path(), h.UpdatedAt
+			}
+		}
+		d.Hooks = append(d.Hooks, row)
+	}
+	return view{Title: "Store settings", Tab: "store", Data: d,
+		Form: map[string]string{"currency": st.Currency, "window_days": strconv.Itoa(st.WindowDays)}}, nil
+}
+
+func (s *Web) storeSettingsPage(w http.ResponseWriter, r *http.Request) {
+	st, err := s.Orders.Settings(r.Context(), viewerFrom(r).Workspace.ID)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	v, err := s.storeSettingsView(r, st)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.render(w, r, http.StatusOK, "settings_store", v)
+}
+
+func (s *Web) saveStoreSettings(w http.ResponseWriter, r *http.Request) {
+	days, _ := strconv.Atoi(r.PostFormValue("window_days"))
+	_, err := s.Orders.SaveSettings(r.Context(), viewerFrom(r).Workspace.ID, orders.Settings{Currency: r.PostFormValue("currency"), WindowDays: days})
+	if err != nil {
+		v, verr := s.storeSettingsView(r, orders.DefaultSettings)
+		if verr != nil {
+			s.fail(w, r, verr)
+			return
+		}
+		v.Form = formValues(r, "currency", "window_days")
+		s.badInput(w, r, err, "settings_store", v)
+		return
+	}
+	s.redirect(w, r, "/app/settings/store", "ok", "Store settings saved. Orders from now on use them; reports use the window at once.")
+}
+
+func (s *Web) saveStoreHook(w http.ResponseWriter, r *http.Request) {
+	source := r.PostFormValue("source")
+	_, err := s.Orders.SetHook(r.Context(), viewerFrom(r).Workspace.ID, source, r.PostFormValue("secret"))
+	if err != nil {
+		st, _ := s.Orders.Settings(r.Context(), viewerFrom(r).Workspace.ID)
+		v, verr := s.storeSettingsView(r, st)
+		if verr != nil {
+			s.fail(w, r, verr)
+			return
+		}
+		v.Form["source"] = source
+		s.badInput(w, r, err, "settings_store", v)
+		return
+	}
+	s.redirect(w, r, "/app/settings/store#"+source, "ok", hookHelp[source][0]+" webhook secret saved (sealed; it is never shown again). Point the store at the address shown.")
 }

@@ -2,6 +2,8 @@ package web_test
 
 import (
 	"context"
+	"net/url"
+	"strings"
 	"testing"
 	"time"
 
@@ -50,5 +52,28 @@ func TestOrdersPage(t *testing.T) {
 		want(t, b.Get("/app/orders/"+v.ID), 200, "Order #1001", "Sleeve", "kind-deal", "kind-halo", "code "+c.Code)
 		// Nonsense in the query falls back to the defaults.
 		want(t, b.Get("/app/orders?days=-4&by=planet&model=magic&kind=x"), 200, "Last 30 days", `<option value="last" selected>`)
+	})
+}
+
+func TestStoreSettings(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, d *store.DB) {
+		e := servertest.New(t, d.Dialect)
+		e.Owner("Dell Outlet", "lena@example.com")
+		b := e.Browser()
+		b.Login("lena@example.com")
+		const page = "/app/settings/store"
+		want(t, b.Get(page), 200, `name="currency" required maxlength="3" value="USD"`, "Shopify admin", "whsec_", "WooCommerce")
+		want(t, b.Post(page, page, url.Values{"currency": {"XYZ"}, "window_days": {"0"}}), 422, "ISO 4217", "between 1 and 365")
+		wantRedirect(t, b.Post(page, page, url.Values{"currency": {"eur"}, "window_days": {"14"}}), page)
+		want(t, b.Get(page), 200, `value="EUR"`, `value="14"`)
+		want(t, b.Post(page, page+"/hooks", url.Values{"source": {"shopify"}, "secret": {"short"}}), 422, "signing secret")
+		wantRedirect(t, b.Post(page, page+"/hooks", url.Values{"source": {"shopify"}, "secret": {"shpss_0123456789"}}), page+"#shopify")
+		got := b.Get(page)
+		want(t, got, 200, e.URL+"/hooks/shopify/")
+		if strings.Contains(got.Body, "shpss_0123456789") {
+			t.Fatal("the secret is shown back")
+		}
+		want(t, b.Post(page, page+"/hooks", url.Values{"source": {"magento"}, "secret": {"0123456789"}}), 422, "shopify, stripe or woocommerce")
 	})
 }
