@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/roost-hq/roost/internal/orders"
 	"github.com/roost-hq/roost/internal/server/servertest"
 	"github.com/roost-hq/roost/internal/store"
 	"github.com/roost-hq/roost/internal/store/storetest"
@@ -261,6 +262,18 @@ func TestDashboard(t *testing.T) {
 		if r := owner.Get("/app/settings/workspace"); !strings.Contains(r.Body, `value="Dell Outlet EU"`) {
 			t.Fatal("switch did not change the workspace")
 		}
+
+		// Orders and the store's settings.
+		rc, err := e.Orders.Receive(context.Background(), dell.ID, orders.Event{Source: orders.API, Kind: orders.Placed, Order: &orders.Order{ExternalID: "o-1",
+			PlacedAt: time.Now(), Currency: "USD", Lines: []orders.Line{{SKU: "A", Quantity: 1, UnitPrice: 100}}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.Orders.Process(context.Background(), rc.EventID)
+		order, _ := e.Orders.ByExternalID(context.Background(), dell.ID, orders.API, "o-1")
+		want(t, owner.Get("/app/orders"), 200, "o-1", "Nothing from Roost led to this order.")
+		want(t, owner.Get("/app/orders/"+order.ID), 200, "Order o-1")
+		want(t, owner.Get("/app/settings/store"), 200, "Reporting currency")
 
 		// Sign out.
 		wantRedirect(t, owner.Post("/app/", "/app/logout", nil), "/app/login")
