@@ -43,7 +43,7 @@ func (l Link) Expired(now time.Time) bool { return l.ExpiresAt != nil && !now.Be
 
 // Reserved lists the first path segments Roost's own routes use: no custom
 // code may take one. The server test checks that every top-level route is here.
-var Reserved = []string{"api", "app", "hooks", "static", "healthz", "readyz", "metrics", "o", "t.js", "favicon.ico", "robots.txt",
+var Reserved = []string{"api", "app", "hooks", "signin", "static", "healthz", "readyz", "metrics", "o", "t.js", "favicon.ico", "robots.txt",
 	"login", "logout", "setup", "invite", "webhooks", "well-known", ".well-known", "admin", "assets"}
 
 // CodeLen is the length of generated codes: 8 characters of Crockford

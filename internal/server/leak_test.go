@@ -118,12 +118,13 @@ func TestNoRouteLeaksAcrossWorkspaces(t *testing.T) {
 			"/api/v1/links/{id}/qr.svg":              linkA.ID,
 			// Public by design: whoever has a short link may follow it, and
 			// an offer's page is for anyone with its link.
-			"/{code}":                 linkA.Code,
-			"/o/{slug}":               offerA.Slug,
-			"/o/{slug}/token":         offerA.Slug,
-			"/app/setup/{token}":      "unknown-token",
-			"/app/invite/{token}":     "unknown-token",
-			"/hooks/{source}/{token}": "shopify unknown-token",
+			"/{code}":                    linkA.Code,
+			"/o/{slug}":                  offerA.Slug,
+			"/o/{slug}/token":            offerA.Slug,
+			"/app/setup/{token}":         "unknown-token",
+			"/app/invite/{token}":        "unknown-token",
+			"/hooks/{source}/{token}":    "shopify unknown-token",
+			"/signin/{network}/callback": "mastodon",
 		}
 		fill := func(path string) string {
 			if !strings.Contains(path, "{") || strings.HasSuffix(path, "{$}") {

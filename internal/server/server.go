@@ -48,6 +48,9 @@ type Options struct {
 	// NetworkHTTP is the client the network connectors call with (nil: a
 	// default with a 30 s timeout).
 	NetworkHTTP *http.Client
+	// PersonHTTP calls servers shoppers name by their handle (nil: public
+	// addresses only; tests point it at fakes).
+	PersonHTTP *http.Client
 	// X is the brand's X app (client ID and secret; the API's addresses in
 	// tests). Without a client ID, X accounts cannot be connected.
 	X x.Connector
@@ -98,7 +101,8 @@ func New(ctx context.Context, o Options) (*Server, error) {
 	s.Publisher = &posts.Publisher{DB: o.DB, Hub: s.Hub, Log: o.Log}
 	s.Orders = orders.NewStore(o.DB, o.Keys)
 	s.Poller = &inbox.Poller{DB: o.DB, Hub: s.Hub, Offers: s.Offers, Log: o.Log}
-	s.Web = &web.Web{Team: s.Team, Auth: s.Auth, Links: s.Links, Offers: s.Offers, Social: s.Social, Hub: s.Hub, Posts: s.Posts, Orders: s.Orders, Keys: o.Keys, Log: o.Log, BaseURL: o.BaseURL, Secure: o.Secure}
+	s.Web = &web.Web{Team: s.Team, Auth: s.Auth, Links: s.Links, Offers: s.Offers, Social: s.Social, Hub: s.Hub, Posts: s.Posts, Orders: s.Orders, Keys: o.Keys, Log: o.Log, BaseURL: o.BaseURL, Secure: o.Secure,
+		PersonHTTP: o.PersonHTTP}
 	if err := s.Web.Init(); err != nil {
 		s.Links.Close(ctx)
 		return nil, err

@@ -214,7 +214,7 @@ func (s *Web) connectMastodon(w http.ResponseWriter, r *http.Request) {
 	m := s.mastodon()
 	app, ok, err := s.Social.App(r.Context(), social.Mastodon, instance, s.mastodonCallbackURL())
 	if err == nil && !ok {
-		app, err = m.RegisterApp(r.Context(), instance, s.mastodonCallbackURL(), s.BaseURL)
+		app, err = m.RegisterApp(r.Context(), instance, s.mastodonCallbackURL(), s.BaseURL, mastodon.Scopes)
 		if err == nil {
 			app, err = s.Social.SaveApp(r.Context(), social.Mastodon, instance, s.mastodonCallbackURL(), app)
 		}
@@ -228,7 +228,7 @@ func (s *Web) connectMastodon(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	http.Redirect(w, r, mastodon.AuthorizeURL(instance, app, s.mastodonCallbackURL(), state, verifier), http.StatusSeeOther)
+	http.Redirect(w, r, mastodon.AuthorizeURL(instance, app, s.mastodonCallbackURL(), mastodon.Scopes, state, verifier), http.StatusSeeOther)
 }
 
 // networkTrouble shows a network's refusal on the accounts page.
@@ -263,7 +263,7 @@ func (s *Web) mastodonCallback(w http.ResponseWriter, r *http.Request) {
 	app, _, err := s.Social.App(r.Context(), social.Mastodon, f.Instance, s.mastodonCallbackURL())
 	var creds []byte
 	if err == nil {
-		creds, err = m.Exchange(r.Context(), f.Instance, app, s.mastodonCallbackURL(), q.Get("code"), f.Verifier)
+		creds, err = m.Exchange(r.Context(), f.Instance, app, s.mastodonCallbackURL(), mastodon.Scopes, q.Get("code"), f.Verifier)
 	}
 	s.connected(w, r, m, f.Instance, creds, err)
 }

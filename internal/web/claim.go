@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -46,6 +47,10 @@ type claimData struct {
 	Person       *social.Identity
 	AccountsText string
 	Nonce        string // one per page: a claim form sent twice claims once
+	// Networks of the offer's accounts, for the sign-in buttons; XReady
+	// when the brand's X app is configured.
+	Networks map[string]bool
+	XReady   bool
 	// The claim token (mention fallback) the browser holds, if any, and
 	// what to post with it.
 	Token       *offers.Token
@@ -90,11 +95,28 @@ func (s *Web) person(r *http.Request) *social.Identity {
 	if err != nil {
 		return nil
 	}
-	parts := strings.SplitN(plain, "\n", 3)
-	if len(parts) != 3 {
+	parts := strings.SplitN(plain, "\n", 4)
+	if len(parts) < 3 {
 		return nil
 	}
 	return &social.Identity{Network: parts[0], AccountID: parts[1], Handle: parts[2]}
+}
+
+// followedAtSignIn lists the brand accounts the person's own token said
+// they follow when they signed in (X checks it that way).
+func (s *Web) followedAtSignIn(r *http.Request) []string {
+	c, err := r.Cookie(personCookie)
+	if err != nil {
+		return nil
+	}
+	plain, err := s.Keys.Open(c.Value, "person")
+	if err != nil {
+		return nil
+	}
+	if parts := strings.SplitN(plain, "\n", 4); len(parts) == 4 {
+		return strings.Fields(parts[3])
+	}
+	return nil
 }
 
 // identity is who claims: the signed-in network person for followers
@@ -155,9 +177,10 @@ func (s *Web) signInByToken(w http.ResponseWriter, r *http.Request, o offers.Off
 	return nil
 }
 
-// signIn remembers, in a sealed cookie, who the browser proved to be.
-func (s *Web) signIn(w http.ResponseWriter, r *http.Request, p social.Identity) {
-	v := s.Keys.Seal(p.Network+"\n"+p.AccountID+"\n"+p.Handle, "person")
+// signIn remembers, in a sealed cookie, who the browser proved to be (and
+// which brand accounts they were seen to follow, when known).
+func (s *Web) signIn(w http.ResponseWriter, r *http.Request, p social.Identity, follows ...string) {
+	v := s.Keys.Seal(p.Network+"\n"+p.AccountID+"\n"+p.Handle+"\n"+strings.Join(follows, " "), "person")
 	s.setCookie(w, personCookie, v, cookieLife)
 	r.AddCookie(&http.Cookie{Name: personCookie, Value: v})
 }
@@ -240,6 +263,10 @@ func (s *Web) renderClaim(w http.ResponseWriter, r *http.Request, status int, o 
 	for _, aid := range o.Accounts {
 		if a, err := s.Social.Account(r.Context(), o.WorkspaceID, aid); err == nil && !a.Disconnected {
 			names = append(names, a.Mention())
+			if d.Networks == nil {
+				d.Networks = map[string]bool{}
+			}
+			d.Networks[a.Network] = true
 			if first == nil {
 				first = &a
 			}
@@ -258,6 +285,7 @@ func (s *Web) renderClaim(w http.ResponseWriter, r *http.Request, status int, o 
 			}
 		}
 	}
+	d.XReady = s.x() != nil
 	d.AccountsText = strings.Join(names, " or ")
 	if d.AccountsText == "" {
 		d.AccountsText = ws.Name
@@ -328,6 +356,10 @@ func (s *Web) claimPost(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		http.Redirect(w, r, back+"#token", http.StatusSeeOther)
+	case "signin-mastodon":
+		s.signInMastodon(w, r, o, ws)
+	case "signin-x":
+		s.signInX(w, r, o, ws)
 	case "signin":
 		p, err := s.Hub.Connector(social.Sandbox).Lookup(r.Context(), nil, r.PostFormValue("handle"))
 		if err != nil {
@@ -385,6 +417,9 @@ func (s *Web) followerOf(r *http.Request, o offers.Offer, who social.Identity) (
 		}
 		if a.Network != who.Network || a.Disconnected {
 			continue
+		}
+		if slices.Contains(s.followedAtSignIn(r), a.ID) {
+			return a.ID, nil
 		}
 		var ok bool
 		err = s.Hub.Call(r.Context(), a, func(ctx context.Context, c social.Connector, conn *social.Conn) error {

@@ -44,6 +44,7 @@ func (s *Web) Register(mux *httpx.Mux) {
 	public("GET /o/{slug}", s.claimPage)
 	public("POST /o/{slug}", s.claimPost)
 	public("GET /o/{slug}/token", s.tokenStatus)
+	public("GET /signin/{network}/callback", s.personCallback)
 
 	signedIn := func(pattern string, h http.HandlerFunc) {
 		mux.Handle(pattern, httpx.Session, s.page(true, s.inWorkspace(h)))

@@ -48,13 +48,16 @@ type Web struct {
 	Offers *offers.Store
 	Social *social.Store
 	// Hub calls the networks: claim pages sign people in and check follows.
-	Hub     *social.Hub
-	Posts   *posts.Store
-	Orders  *orders.Store
-	Keys    *secret.Keys
-	Log     *slog.Logger
-	BaseURL string
-	Secure  bool // set Secure on cookies (the public URL is HTTPS)
+	Hub    *social.Hub
+	Posts  *posts.Store
+	Orders *orders.Store
+	// PersonHTTP calls the servers shoppers name (their Mastodon server);
+	// nil means a client that reaches public addresses only.
+	PersonHTTP *http.Client
+	Keys       *secret.Keys
+	Log        *slog.Logger
+	BaseURL    string
+	Secure     bool // set Secure on cookies (the public URL is HTTPS)
 
 	loginByIP    *ratelimit.Limiter
 	loginByEmail *ratelimit.Limiter

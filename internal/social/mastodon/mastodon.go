@@ -319,13 +319,65 @@ func PlainText(content string) string {
 // accounts, relationships, search) and posting statuses.
 const Scopes = "read write:statuses"
 
-// RegisterApp registers Roost with an instance (POST /api/v1/apps).
-func (c *Connector) RegisterApp(ctx context.Context, instance, redirectURI, website string) (social.App, error) {
+// PersonScopes are what a shopper signing in is asked for: "profile"
+// (Mastodon 4.3 and later: who they are, nothing else) or, on servers
+// without it, "read:accounts".
+const (
+	ProfileScope     = "profile"
+	ReadAccountScope = "read:accounts"
+)
+
+// PersonScope returns the smallest scope the instance offers that proves
+// who someone is: "profile" where the server's API version has it.
+func (c *Connector) PersonScope(ctx context.Context, instance string) string {
+	var inst struct {
+		APIVersions struct {
+			Mastodon int `json:"mastodon"`
+		} `json:"api_versions"`
+	}
+	if err := c.client().Do(ctx, netclient.Request{Method: http.MethodGet, URL: instance + "/api/v2/instance", Out: &inst}); err == nil && inst.APIVersions.Mastodon >= 2 {
+		return ProfileScope
+	}
+	return ReadAccountScope
+}
+
+// Me returns who a person's token belongs to, as Roost names people on
+// Mastodon (user@domain).
+func (c *Connector) Me(ctx context.Context, instance, token string) (social.Identity, error) {
+	var a account
+	err := c.client().Do(ctx, netclient.Request{Method: http.MethodGet, URL: instance + "/api/v1/accounts/verify_credentials",
+		Header: http.Header{"Authorization": {"Bearer " + token}}, Out: &a})
+	if err != nil {
+		return social.Identity{}, err
+	}
+	if a.Acct == "" {
+		return social.Identity{}, c.client().Errorf("the server did not say who signed in")
+	}
+	id := canonical(a, instance)
+	return social.Identity{Network: social.Mastodon, AccountID: id, Handle: "@" + id}, nil
+}
+
+// Revoke gives a token back: a shopper's sign-in needs it only once.
+func (c *Connector) Revoke(ctx context.Context, instance string, app social.App, token string) error {
+	form := url.Values{"client_id": {app.ClientID}, "client_secret": {app.ClientSecret}, "token": {token}}
+	return c.client().Do(ctx, netclient.Request{Method: http.MethodPost, URL: instance + "/oauth/revoke", Form: form})
+}
+
+// Token reads the access token out of credentials made by Exchange.
+func Token(creds []byte) string {
+	var cr Creds
+	json.Unmarshal(creds, &cr)
+	return cr.AccessToken
+}
+
+// RegisterApp registers Roost with an instance (POST /api/v1/apps) for
+// the given scopes (Scopes for brand accounts).
+func (c *Connector) RegisterApp(ctx context.Context, instance, redirectURI, website, scopes string) (social.App, error) {
 	var out struct {
 		ClientID     string `json:"client_id"`
 		ClientSecret string `json:"client_secret"`
 	}
-	form := url.Values{"client_name": {"Roost"}, "redirect_uris": {redirectURI}, "scopes": {Scopes}, "website": {website}}
+	form := url.Values{"client_name": {"Roost"}, "redirect_uris": {redirectURI}, "scopes": {scopes}, "website": {website}}
 	if err := c.client().Do(ctx, netclient.Request{Method: http.MethodPost, URL: instance + "/api/v1/apps", Form: form, Out: &out}); err != nil {
 		return social.App{}, err
 	}
@@ -335,21 +387,21 @@ func (c *Connector) RegisterApp(ctx context.Context, instance, redirectURI, webs
 	return social.App{ClientID: out.ClientID, ClientSecret: out.ClientSecret}, nil
 }
 
-// AuthorizeURL is the instance's page where the admin approves Roost
-// (authorization code with PKCE).
-func AuthorizeURL(instance string, app social.App, redirectURI, state, verifier string) string {
-	q := url.Values{"response_type": {"code"}, "client_id": {app.ClientID}, "redirect_uri": {redirectURI}, "scope": {Scopes},
+// AuthorizeURL is the instance's page where a person approves Roost
+// (authorization code with PKCE) for the scopes the app was registered with.
+func AuthorizeURL(instance string, app social.App, redirectURI, scopes, state, verifier string) string {
+	q := url.Values{"response_type": {"code"}, "client_id": {app.ClientID}, "redirect_uri": {redirectURI}, "scope": {scopes},
 		"state": {state}, "code_challenge": {social.Challenge(verifier)}, "code_challenge_method": {"S256"}}
 	return instance + "/oauth/authorize?" + q.Encode()
 }
 
 // Exchange trades the code from the callback for credentials.
-func (c *Connector) Exchange(ctx context.Context, instance string, app social.App, redirectURI, code, verifier string) ([]byte, error) {
+func (c *Connector) Exchange(ctx context.Context, instance string, app social.App, redirectURI, scopes, code, verifier string) ([]byte, error) {
 	var out struct {
 		AccessToken string `json:"access_token"`
 	}
 	form := url.Values{"grant_type": {"authorization_code"}, "code": {code}, "client_id": {app.ClientID}, "client_secret": {app.ClientSecret},
-		"redirect_uri": {redirectURI}, "code_verifier": {verifier}, "scope": {Scopes}}
+		"redirect_uri": {redirectURI}, "code_verifier": {verifier}, "scope": {scopes}}
 	if err := c.client().Do(ctx, netclient.Request{Method: http.MethodPost, URL: instance + "/oauth/token", Form: form, Out: &out}); err != nil {
 		return nil, err
 	}

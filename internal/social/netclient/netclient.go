@@ -15,6 +15,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/http/httptrace"
 	"net/url"
 	"os"
@@ -203,4 +204,36 @@ func clip(s string) string {
 		return string(r[:300]) + "…"
 	}
 	return string(r)
+}
+
+// PublicOnly returns a client that connects only to public addresses: for
+// servers named by outsiders (a shopper's Mastodon server, from their
+// handle), so nobody can make Roost call into its own network. The check
+// runs on the address actually dialled, after DNS, so a name that
+// resolves to a private address is refused too.
+func PublicOnly(timeout time.Duration) *http.Client {
+	d := &net.Dialer{Timeout: 10 * time.Second, Control: func(network, address string, _ syscall.RawConn) error {
+		host, _, err := net.SplitHostPort(address)
+		if err != nil {
+			return err
+		}
+		ip, err := netip.ParseAddr(host)
+		if err != nil || !Public(ip) {
+			return fmt.Errorf("%s is not a public address", host)
+		}
+		return nil
+	}}
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.DialContext = d.DialContext
+	t.Proxy = nil
+	return &http.Client{Timeout: timeout, Transport: t}
+}
+
+// cgnat is the shared address space of carrier-grade NAT (RFC 6598).
+var cgnat = netip.MustParsePrefix("100.64.0.0/10")
+
+// Public reports whether ip is an address on the public internet.
+func Public(ip netip.Addr) bool {
+	ip = ip.Unmap()
+	return ip.IsGlobalUnicast() && !ip.IsPrivate() && !cgnat.Contains(ip)
 }

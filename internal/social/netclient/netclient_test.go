@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -50,5 +51,20 @@ func TestFailuresInWords(t *testing.T) {
 		if tc.kind == social.RateLimited && time.Until(e.RetryAt) < 110*time.Second {
 			t.Errorf("Retry-After not read: %v", e.RetryAt)
 		}
+	}
+}
+
+func TestPublicOnly(t *testing.T) {
+	t.Parallel()
+	for addr, want := range map[string]bool{"8.8.8.8": true, "2a00:1450::1": true, "127.0.0.1": false, "10.1.2.3": false, "192.168.0.1": false,
+		"169.254.169.254": false, "100.64.0.1": false, "::1": false, "fd00::1": false, "0.0.0.0": false, "::ffff:127.0.0.1": false} {
+		if got := netclient.Public(netip.MustParseAddr(addr)); got != want {
+			t.Errorf("Public(%s) = %v", addr, got)
+		}
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer srv.Close()
+	if _, err := netclient.PublicOnly(time.Second).Get(srv.URL); err == nil || !strings.Contains(err.Error(), "not a public address") {
+		t.Fatalf("a loopback server was reached: %v", err)
 	}
 }

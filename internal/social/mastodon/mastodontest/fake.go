@@ -40,9 +40,15 @@ type Server struct {
 	Accounts             map[string]Account // found by accounts/lookup
 	Remote               map[string]Account // found only by search with resolve
 	FollowersCount       int64
-	idem                 map[string]int
-	notes                []json.RawMessage // newest last, ids ascending
-	noteIDs              []int
+	// A shopper signing in: the token the code gives when the app asks
+	// no write scope, the account it belongs to, and the tokens revoked.
+	PersonToken   string
+	Person        Account
+	RevokedTokens []string
+	APIVersion    int // api_versions.mastodon in /api/v2/instance (2 from Mastodon 4.3)
+	idem          map[string]int
+	notes         []json.RawMessage // newest last, ids ascending
+	noteIDs       []int
 }
 
 //go:embed testdata/notifications.json
@@ -72,6 +78,17 @@ func New(t testing.TB) *Server {
 	return f
 }
 
+// NewTLS is New over HTTPS (a self-signed certificate: call with
+// f.Client(), which trusts it), for flows where the server's address
+// comes from a person's handle and so must be https.
+func NewTLS(t testing.TB) *Server {
+	f := New(t)
+	f.Close()
+	f.Server = httptest.NewTLSServer(http.HandlerFunc(f.serve))
+	t.Cleanup(f.Close)
+	return f
+}
+
 func (f *Server) fail(w http.ResponseWriter, status int, msg string) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
@@ -93,7 +110,15 @@ func (f *Server) serve(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("X-RateLimit-Limit", "300")
 	w.Header().Set("X-RateLimit-Remaining", "299")
 	if r.URL.Path == "/api/v2/instance" {
-		f.json(w, map[string]any{"domain": "outlet.example", "configuration": map[string]any{"statuses": map[string]any{"max_characters": 1000, "characters_reserved_per_url": 23}}})
+		inst := map[string]any{"domain": "outlet.example", "configuration": map[string]any{"statuses": map[string]any{"max_characters": 1000, "characters_reserved_per_url": 23}}}
+		if f.APIVersion > 0 {
+			inst["api_versions"] = map[string]any{"mastodon": f.APIVersion}
+		}
+		f.json(w, inst)
+		return
+	}
+	if f.PersonToken != "" && r.Header.Get("Authorization") == "Bearer "+f.PersonToken && r.URL.Path == "/api/v1/accounts/verify_credentials" {
+		f.json(w, f.Person)
 		return
 	}
 	switch r.URL.Path {
@@ -111,7 +136,15 @@ func (f *Server) serve(w http.ResponseWriter, r *http.Request) {
 			w.Write([]byte(`{"error":"invalid_grant","error_description":"The provided authorization grant is invalid, expired, revoked, does not match the redirection URI used in the authorization request, or was issued to another client."}`))
 			return
 		}
-		f.json(w, map[string]any{"access_token": f.Token, "token_type": "Bearer", "scope": r.PostFormValue("scope"), "created_at": time.Now().Unix()})
+		tok := f.Token
+		if f.PersonToken != "" && !strings.Contains(r.PostFormValue("scope"), "write") {
+			tok = f.PersonToken
+		}
+		f.json(w, map[string]any{"access_token": tok, "token_type": "Bearer", "scope": r.PostFormValue("scope"), "created_at": time.Now().Unix()})
+		return
+	case "/oauth/revoke":
+		f.RevokedTokens = append(f.RevokedTokens, r.PostFormValue("token"))
+		f.json(w, map[string]any{})
 		return
 	}
 	if r.Header.Get("Authorization") != "Bearer "+f.Token {

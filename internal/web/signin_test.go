@@ -1,0 +1,95 @@
+package web_test
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/roost-hq/roost/internal/offers"
+	"github.com/roost-hq/roost/internal/server"
+	"github.com/roost-hq/roost/internal/server/servertest"
+	"github.com/roost-hq/roost/internal/social"
+	"github.com/roost-hq/roost/internal/social/mastodon/mastodontest"
+	"github.com/roost-hq/roost/internal/store"
+	"github.com/roost-hq/roost/internal/store/storetest"
+)
+
+// TestShopperSignsInWithMastodon: a shopper types their handle, approves
+// Roost on their own server (the smallest scope it offers), comes back
+// signed in, and claims because they follow the brand account.
+func TestShopperSignsInWithMastodon(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, d *store.DB) {
+		f := mastodontest.NewTLS(t)
+		host := strings.TrimPrefix(f.URL, "https://")
+		f.Lock()
+		f.APIVersion = 2
+		f.PersonToken = "ptok-1"
+		f.Person = mastodontest.Account{ID: "77", Username: "ann", Acct: "ann"}
+		f.Accounts["ann@"+host] = mastodontest.Account{ID: "77", Username: "ann", Acct: "ann"}
+		f.Followers["77"] = true
+		f.Unlock()
+		e := servertest.NewWith(t, d.Dialect, func(o *server.Options) { o.NetworkHTTP, o.PersonHTTP = f.Client(), f.Client() })
+		ctx := context.Background()
+		w, _ := e.Owner("Dell Outlet", "lena@example.com")
+		acct, err := e.Social.Connect(ctx, w.ID, social.Connection{Network: social.Mastodon, Instance: f.URL,
+			Profile: social.Profile{RemoteID: "14715", Handle: "outlet", DisplayName: "Outlet"}, Creds: []byte(`{"access_token":"tok-1"}`)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.Offers.Create(ctx, w.ID, "", offers.Input{Slug: "fans", Title: "Fans only", LandingURL: "https://shop.example.com/",
+			Currency: "USD", Cap: 5, Audience: offers.Followers, Accounts: []string{acct.ID}, CodeMode: offers.Unique, Published: true}); err != nil {
+			t.Fatal(err)
+		}
+		ann := e.Browser()
+		want(t, ann.Get("/o/fans"), 200, "Sign in with Mastodon", "@you@mastodon.social")
+		want(t, ann.Post("/o/fans", "/o/fans", url.Values{"action": {"signin-mastodon"}, "mastodon_handle": {"ann"}}), 422, "full Mastodon handle")
+		r := ann.Post("/o/fans", "/o/fans", url.Values{"action": {"signin-mastodon"}, "mastodon_handle": {"@ann@" + host}})
+		loc, _ := url.Parse(r.Header.Get("Location"))
+		q := loc.Query()
+		if r.Status != http.StatusSeeOther || !strings.HasPrefix(loc.String(), f.URL+"/oauth/authorize?") || q.Get("scope") != "profile" ||
+			q.Get("redirect_uri") != e.URL+"/signin/mastodon/callback" || q.Get("code_challenge_method") != "S256" {
+			t.Fatalf("sign-in: %d %s", r.Status, loc)
+		}
+		// Denied, then approved.
+		wantRedirect(t, ann.Get("/signin/mastodon/callback?"+url.Values{"error": {"access_denied"}, "state": {q.Get("state")}}.Encode()), "/o/fans")
+		want(t, ann.Get("/o/fans"), 200, "You did not sign in: access_denied")
+		r = ann.Post("/o/fans", "/o/fans", url.Values{"action": {"signin-mastodon"}, "mastodon_handle": {"@ann@" + host}})
+		loc, _ = url.Parse(r.Header.Get("Location"))
+		state := loc.Query().Get("state")
+		wantRedirect(t, ann.Get("/signin/mastodon/callback?"+url.Values{"code": {"good-code"}, "state": {state}}.Encode()), "/o/fans")
+		want(t, ann.Get("/o/fans"), 200, "Signed in as <strong>@ann@"+host+"</strong>")
+		f.Lock()
+		revoked := slices.Contains(f.RevokedTokens, "ptok-1")
+		f.Unlock()
+		if !revoked {
+			t.Error("the shopper's token was not given back")
+		}
+		wantRedirect(t, ann.Post("/o/fans", "/o/fans", url.Values{"action": {"claim"}}), "/o/fans")
+		if codeOn(t, ann.Get("/o/fans").Body) == "" {
+			t.Fatal("a follower signed in with Mastodon got no code")
+		}
+		// A state is used once.
+		want(t, ann.Get("/signin/mastodon/callback?"+url.Values{"code": {"good-code"}, "state": {state}}.Encode()), 400, "Sign-in expired")
+	})
+}
+
+// The shopper's server is reached on public addresses only: a handle
+// naming a server inside Roost's network is refused.
+func TestShopperServerMustBePublic(t *testing.T) {
+	t.Parallel()
+	e := servertest.New(t, store.SQLite)
+	ctx := context.Background()
+	w, _ := e.Owner("Dell Outlet", "lena@example.com")
+	acct, _ := e.Social.Connect(ctx, w.ID, social.Connection{Network: social.Mastodon, Instance: "https://mastodon.example",
+		Profile: social.Profile{RemoteID: "1", Handle: "outlet"}, Creds: []byte(`{"access_token":"x"}`)})
+	e.Offers.Create(ctx, w.ID, "", offers.Input{Slug: "fans", Title: "Fans", LandingURL: "https://shop.example.com/", Currency: "USD", Cap: 5,
+		Audience: offers.Followers, Accounts: []string{acct.ID}, CodeMode: offers.Unique, Published: true})
+	b := e.Browser()
+	for _, h := range []string{"@x@127.0.0.1:6379", "@x@localhost", "@x@10.0.0.5", "@x@169.254.169.254"} {
+		want(t, b.Post("/o/fans", "/o/fans", url.Values{"action": {"signin-mastodon"}, "mastodon_handle": {h}}), http.StatusBadGateway, "not a public address")
+	}
+}
