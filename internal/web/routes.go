@@ -29,6 +29,15 @@ func (s *Web) Register(mux *httpx.Mux) {
 		}
 		files.ServeHTTP(w, r)
 	})))
+	// The storefront snippet, loaded by every page of the stores that use it.
+	mux.HandleFunc("GET /t.js", httpx.Public, func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Content-Type", "text/javascript; charset=utf-8")
+		h.Set("Cache-Control", "public, max-age=3600")
+		h.Set("ETag", `"`+s.static["t.js"]+`"`)
+		http.ServeFileFS(w, r, static, "t.js")
+	})
+	mux.Quiet("GET /t.js")
 	mux.HandleFunc("GET /{$}", httpx.Public, func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/app/", http.StatusFound)
 	})
