@@ -3,10 +3,12 @@ package api
 import (
 	"errors"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/roost-hq/roost/internal/posts"
 	"github.com/roost-hq/roost/internal/social"
+	"github.com/roost-hq/roost/internal/social/bluesky"
 	"github.com/roost-hq/roost/internal/store"
 	"github.com/roost-hq/roost/internal/valid"
 )
@@ -41,11 +43,15 @@ type accountIn struct {
 	Network     string `json:"network"`
 	Handle      string `json:"handle"`
 	DisplayName string `json:"display_name"`
+	// Bluesky: the handle, an app password, and the server ("" is bsky.social).
+	AppPassword string `json:"app_password"`
+	Service     string `json:"service"`
 }
 
-// connectAccount adds an account. The sandbox takes a handle; networks
-// that sign in with OAuth are connected in the dashboard, where the admin
-// approves Roost on the network's own page.
+// connectAccount adds an account. The sandbox takes a handle, Bluesky a
+// handle and an app password; networks that sign in with OAuth are
+// connected in the dashboard, where the admin approves Roost on the
+// network's own page.
 func (a *API) connectAccount(w http.ResponseWriter, r *http.Request, body []byte) error {
 	var in accountIn
 	if err := decode(body, &in); err != nil {
@@ -57,7 +63,9 @@ func (a *API) connectAccount(w http.ResponseWriter, r *http.Request, body []byte
 	switch in.Network {
 	case social.Sandbox:
 		acct, err = a.Social.CreateSandboxAccount(r.Context(), k.WorkspaceID, k.CreatedBy, in.Handle, in.DisplayName)
-	case social.Mastodon, social.Bluesky, social.X:
+	case social.Bluesky:
+		acct, err = a.connectBluesky(r, in)
+	case social.Mastodon, social.X:
 		return valid.New("network", "%s accounts are connected in the dashboard (Settings → Accounts), where you approve Roost on %s itself", social.Rules(in.Network).Name, social.Rules(in.Network).Name)
 	default:
 		return valid.New("network", "must be one of mastodon, bluesky, x or sandbox")
@@ -226,4 +234,38 @@ func (a *API) retryCopy(w http.ResponseWriter, r *http.Request) error {
 	}
 	writeJSON(w, http.StatusOK, postJSON(p))
 	return nil
+}
+
+// connectBluesky signs a Bluesky account in with its app password and
+// keeps it, as Settings → Accounts does.
+func (a *API) connectBluesky(r *http.Request, in accountIn) (social.Account, error) {
+	var e valid.Errors
+	service := bluesky.DefaultService
+	if strings.TrimSpace(in.Service) != "" {
+		service = social.InstanceURL(&e, "service", in.Service)
+	}
+	if strings.TrimSpace(in.Handle) == "" {
+		e.Add("handle", "is required, such as outlet.bsky.social")
+	}
+	if strings.TrimSpace(in.AppPassword) == "" {
+		e.Add("app_password", "is required: an app password made in Bluesky's settings")
+	}
+	if err := e.Err(); err != nil {
+		return social.Account{}, err
+	}
+	c, _ := a.Hub.Connector(social.Bluesky).(*bluesky.Connector)
+	creds, p, err := c.Login(r.Context(), service, strings.TrimPrefix(strings.TrimSpace(in.Handle), "@"), strings.TrimSpace(in.AppPassword))
+	var ne *social.Error
+	if errors.As(err, &ne) && ne.Kind != social.Unavailable {
+		return social.Account{}, valid.New("app_password", "Bluesky refused: %s", ne.Reason)
+	}
+	if err != nil {
+		return social.Account{}, problem(http.StatusBadGateway, "network_unavailable", "Bluesky could not be reached: "+social.AsError(social.Bluesky, err).Reason)
+	}
+	k := caller(r.Context())
+	acct, err := a.Social.Connect(r.Context(), k.WorkspaceID, social.Connection{Network: social.Bluesky, Instance: service, Profile: p, Creds: creds, MemberID: k.CreatedBy})
+	if err != nil {
+		return acct, err
+	}
+	return acct, a.Social.RecordProfile(r.Context(), acct.ID, p, time.Now().UTC().Truncate(time.Second))
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/roost-hq/roost/internal/server/servertest"
+	"github.com/roost-hq/roost/internal/social/bluesky/blueskytest"
 	"github.com/roost-hq/roost/internal/store"
 	"github.com/roost-hq/roost/internal/store/storetest"
 )
@@ -86,4 +87,27 @@ func TestAccountsAndPostsEndpoints(t *testing.T) {
 		}
 		wantProblem(t, e.API(key, "GET", "/api/v1/accounts/"+a.ID, ""), 404, "not_found")
 	})
+}
+
+func TestConnectBlueskyThroughAPI(t *testing.T) {
+	t.Parallel()
+	f := blueskytest.New(t)
+	e := servertest.New(t, store.SQLite)
+	w, _ := e.Owner("Acme", "o@example.com")
+	key := e.Key(w.ID)
+	wantProblem(t, e.API(key, "POST", "/api/v1/accounts", `{"network":"bluesky","handle":"","app_password":""}`), 422, "validation_failed")
+	wantProblem(t, e.API(key, "POST", "/api/v1/accounts", `{"network":"bluesky","handle":"`+blueskytest.Handle+`","app_password":"nope","service":"`+f.URL+`"}`), 422, "validation_failed")
+	wantProblem(t, e.API(key, "POST", "/api/v1/accounts", `{"network":"x","handle":"outlet"}`), 422, "validation_failed")
+	r := e.API(key, "POST", "/api/v1/accounts", `{"network":"bluesky","handle":"@`+blueskytest.Handle+`","app_password":"`+blueskytest.AppPassword+`","service":"`+f.URL+`"}`)
+	var a struct {
+		ID, Network, Handle, Health string
+		Followers               *int64
+	}
+	r.JSON(t, &a)
+	if r.Status != 201 || a.Network != "bluesky" || a.Handle != blueskytest.Handle || a.Health != "ok" || a.Followers == nil {
+		t.Fatalf("connect: %d %s", r.Status, r.Body)
+	}
+	if strings.Contains(r.Body, blueskytest.AppPassword) || strings.Contains(r.Body, "jwt") {
+		t.Fatalf("credentials in the answer: %s", r.Body)
+	}
 }

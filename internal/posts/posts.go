@@ -271,9 +271,10 @@ func scanCopy(row interface{ Scan(...any) error }) (Copy, error) {
 
 // Filter narrows a list of posts.
 type Filter struct {
-	Status Status // posts with a copy in this status
-	Before string // posts with an ID before this one (newest first)
-	Limit  int
+	Status   Status    // posts with a copy in this status
+	Before   string    // posts with an ID before this one (newest first)
+	From, To time.Time // posts scheduled in [From, To), when set
+	Limit    int
 }
 
 // List returns the workspace's posts, newest first, with their copies.
@@ -290,6 +291,10 @@ func (s *Store) List(ctx context.Context, wsID string, f Filter) ([]Post, error)
 	if f.Status != "" {
 		args = append(args, f.Status)
 		q += fmt.Sprintf(` AND EXISTS (SELECT 1 FROM post_copies c WHERE c.post_id = p.id AND c.status = $%d)`, len(args))
+	}
+	if !f.From.IsZero() {
+		args = append(args, f.From.UnixMicro(), f.To.UnixMicro())
+		q += fmt.Sprintf(` AND p.scheduled_at >= $%d AND p.scheduled_at < $%d`, len(args)-1, len(args))
 	}
 	args = append(args, f.Limit)
 	q += fmt.Sprintf(` ORDER BY p.id DESC LIMIT $%d`, len(args))

@@ -44,6 +44,55 @@ type postsData struct {
 	Signature  string
 	Selected   map[string]bool
 	Before     string
+	// The calendar view: a month of weeks, Monday first.
+	Calendar             bool
+	Month                string // "November 2026"
+	Weeks                [][]calDay
+	PrevMonth, NextMonth string // "2026-10"
+}
+
+// calDay is a day of the calendar and the posts scheduled on it.
+type calDay struct {
+	Date    time.Time
+	InMonth bool
+	Today   bool
+	Posts   []postRow
+}
+
+// calendar fills the month grid around month ("2006-01"; empty: this
+// month) with its posts.
+func (s *Web) calendar(r *http.Request, d *postsData, month string, row func(posts.Post) postRow) error {
+	now := time.Now().UTC()
+	first, err := time.Parse("2006-01", month)
+	if err != nil {
+		first = time.Date(now.Year(), now.Month(), 1, 0, 0, 0, 0, time.UTC)
+	}
+	d.Calendar, d.Month = true, first.Format("January 2006")
+	d.PrevMonth, d.NextMonth = first.AddDate(0, -1, 0).Format("2006-01"), first.AddDate(0, 1, 0).Format("2006-01")
+	start := first.AddDate(0, 0, -((int(first.Weekday()) + 6) % 7)) // back to Monday
+	end := first.AddDate(0, 1, 0)
+	end = end.AddDate(0, 0, (7-(int(end.Weekday())+6)%7)%7) // on to the next Monday
+	ps, err := s.Posts.List(r.Context(), viewerFrom(r).Workspace.ID, posts.Filter{Status: posts.Status(d.Status), From: start, To: end, Limit: 200})
+	if err != nil {
+		return err
+	}
+	byDay := map[string][]postRow{}
+	for i := len(ps) - 1; i >= 0; i-- {
+		k := ps[i].ScheduledAt.UTC().Format("2006-01-02")
+		byDay[k] = append(byDay[k], row(ps[i]))
+	}
+	for day := start; day.Before(end); day = day.AddDate(0, 0, 7) {
+		var week []calDay
+		for i := range 7 {
+			t := day.AddDate(0, 0, i)
+			k := t.Format("2006-01-02")
+			dayPosts := byDay[k]
+			slices.SortFunc(dayPosts, func(a, b postRow) int { return a.ScheduledAt.Compare(b.ScheduledAt) })
+			week = append(week, calDay{Date: t, InMonth: t.Month() == first.Month(), Today: k == now.Format("2006-01-02"), Posts: dayPosts})
+		}
+		d.Weeks = append(d.Weeks, week)
+	}
+	return nil
 }
 
 func (s *Web) postsPage(w http.ResponseWriter, r *http.Request) {
@@ -101,21 +150,34 @@ func (s *Web) renderPosts(w http.ResponseWriter, r *http.Request, form map[strin
 		s.fail(w, r, err)
 		return
 	}
-	ps, err := s.Posts.List(ctx, v.Workspace.ID, posts.Filter{Status: posts.Status(st), Before: r.URL.Query().Get("before"), Limit: 50})
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	if len(ps) == 50 {
-		d.Before = ps[len(ps)-1].ID
-	}
-	for _, p := range ps {
+	row := func(p posts.Post) postRow {
 		row := postRow{Post: p, Author: members[p.MemberID], Offer: offerNames[p.OfferID]}
 		for _, c := range p.Copies {
 			if c.Status == posts.Scheduled && warn[c.AccountID] != "" {
 				row.Warnings = append(row.Warnings, names[c.AccountID]+": "+warn[c.AccountID])
 			}
 		}
+		return row
+	}
+	if r.URL.Query().Get("view") == "calendar" {
+		if err := s.calendar(r, &d, r.URL.Query().Get("month"), row); err != nil {
+			s.fail(w, r, err)
+			return
+		}
+	}
+	var ps []posts.Post
+	if !d.Calendar {
+		ps, err = s.Posts.List(ctx, v.Workspace.ID, posts.Filter{Status: posts.Status(st), Before: r.URL.Query().Get("before"), Limit: 50})
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+	}
+	if len(ps) == 50 {
+		d.Before = ps[len(ps)-1].ID
+	}
+	for _, p := range ps {
+		row := row(p)
 		day := p.ScheduledAt.UTC().Format("Monday 2 January 2006")
 		if n := len(d.Days); n == 0 || d.Days[n-1].Day != day {
 			d.Days = append(d.Days, postDay{Day: day})

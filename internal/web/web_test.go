@@ -229,6 +229,18 @@ func TestDashboard(t *testing.T) {
 		wantRedirect(t, owner.Post("/app/posts", "/app/posts", url.Values{"body": {"Tomorrow"}, "accounts": {acctID}, "when": {"later"}, "scheduled_at": {later}}), "/app/posts")
 		page := owner.Get("/app/posts?status=scheduled")
 		want(t, page, 200, "Post scheduled for", "Tomorrow")
+		// The calendar: this month holds today's post; the month of the
+		// scheduled one holds it; a month with nothing is empty; nonsense
+		// falls back to this month.
+		nowUTC := time.Now().UTC()
+		laterT := nowUTC.Add(48 * time.Hour)
+		cal := owner.Get("/app/posts?view=calendar&month=" + laterT.Format("2006-01"))
+		want(t, cal, 200, `id="cal-month">`+laterT.Format("January 2006"), "Tomorrow</a>", "cal-post status-scheduled")
+		want(t, owner.Get("/app/posts?view=calendar&month=1999-01"), 200, `id="cal-month">January 1999`)
+		if strings.Contains(owner.Get("/app/posts?view=calendar&month=1999-01").Body, "cal-post") {
+			t.Error("a month without posts shows posts")
+		}
+		want(t, owner.Get("/app/posts?view=calendar&month=nonsense"), 200, `id="cal-month">`+nowUTC.Format("January 2006"), "Outlet deal")
 		postID := regexp.MustCompile(`/app/posts/(pst_[a-z0-9]+)/cancel`).FindStringSubmatch(page.Body)
 		if postID == nil {
 			t.Fatal("no cancel button on a scheduled post")
