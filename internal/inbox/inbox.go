@@ -83,6 +83,12 @@ func storeInbound(ctx context.Context, tx *sql.Tx, a social.Account, m social.Me
 	if _, err := offers.MarkMentioned(ctx, tx, a.WorkspaceID, a.ID, msgID, m.Author, m.Text, now); err != nil {
 		return false, err
 	}
+	if err := ensureCustomer(ctx, tx, a.WorkspaceID, m.Author); err != nil {
+		return false, fmt.Errorf("customer: %w", err)
+	}
+	if err := route(ctx, tx, a.WorkspaceID, convID, m.Text); err != nil {
+		return false, fmt.Errorf("route: %w", err)
+	}
 	return true, nil
 }
 
