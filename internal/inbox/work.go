@@ -311,6 +311,9 @@ func (s *Store) MarkRead(ctx context.Context, convID, memberID string) error {
 	return err
 }
 
+// Has reports store.ErrNotFound unless the conversation is the workspace's.
+func (s *Store) Has(ctx context.Context, wsID, convID string) error { return s.exists(ctx, wsID, convID) }
+
 func (s *Store) exists(ctx context.Context, wsID, convID string) error {
 	var n int
 	if err := s.db.R.QueryRowContext(ctx, `SELECT COUNT(*) FROM conversations WHERE workspace_id = $1 AND id = $2`, wsID, convID).Scan(&n); err != nil {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/roost-hq/roost/internal/httpx"
+	"github.com/roost-hq/roost/internal/inbox"
 	"github.com/roost-hq/roost/internal/links"
 	"github.com/roost-hq/roost/internal/offers"
 	"github.com/roost-hq/roost/internal/orders"
@@ -72,10 +73,22 @@ func TestNoRouteLeaksAcrossWorkspaces(t *testing.T) {
 			t.Fatal(err)
 		}
 		orderA := orderV.ID
+		if _, err := e.Sandbox.Mention(ctx, acctA, "alphasecretfan", "alphasecret mention", ""); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(5 * time.Millisecond)
+		if _, err := e.Poller.RunOnce(ctx); err != nil {
+			t.Fatal(err)
+		}
+		convsA, err := e.Inbox.List(ctx, wsA.ID, "", inbox.Filter{})
+		if err != nil || len(convsA) != 1 {
+			t.Fatalf("workspace A's conversation: %v %v", convsA, err)
+		}
+		convA, customerA := convsA[0].ID, convsA[0].Person.CustomerID
 		wsB, _ := e.Owner("Beta Shop", "owner.beta@example.com")
 		keyB := e.Key(wsB.ID)
 		markers := []string{"Alphasecret", "alphasecret", "agent.alpha@example.com", "owner.alpha@example.com", "^ALPHA", wsA.ID, agentA.ID, keyA.ID, ownerA.ID, linkA.ID,
-			offerA.ID, claimA.ID, claimA.Code, acctA.ID, postA.ID, postA.Copies[0].ID, orderA}
+			offerA.ID, claimA.ID, claimA.Code, acctA.ID, postA.ID, postA.Copies[0].ID, orderA, convA, customerA}
 
 		params := map[string]string{
 			"/api/v1/members/{id}":                   agentA.ID,
@@ -113,6 +126,9 @@ func TestNoRouteLeaksAcrossWorkspaces(t *testing.T) {
 			"/app/posts/{id}/copies/{copy}/retry":    postA.ID + " " + postA.Copies[0].ID,
 			"/api/v1/orders/{id}":                    orderA,
 			"/app/orders/{id}":                       orderA,
+			"/app/inbox/{id}":                        convA,
+			"/app/customers/{id}":                    customerA,
+			"/app/customers/{id}/link":               customerA,
 			"/api/v1/orders/{id}/cancel":             orderA,
 			"/api/v1/links/{id}/qr.png":              linkA.ID,
 			"/api/v1/links/{id}/qr.svg":              linkA.ID,

@@ -68,6 +68,7 @@ type Server struct {
 	Hub     *social.Hub
 	Posts   *posts.Store
 	Orders  *orders.Store
+	Inbox   *inbox.Store
 	// Publisher publishes due posts; Serve runs it.
 	Publisher *posts.Publisher
 	// Poller reads mentions into the inbox and settles claim tokens; Serve
@@ -100,8 +101,9 @@ func New(ctx context.Context, o Options) (*Server, error) {
 	s.Posts = posts.NewStore(o.DB, s.Links.Store, s.Offers, s.Social, o.BaseURL)
 	s.Publisher = &posts.Publisher{DB: o.DB, Hub: s.Hub, Log: o.Log}
 	s.Orders = orders.NewStore(o.DB, o.Keys)
+	s.Inbox = inbox.NewStore(o.DB, s.Hub, s.Links.Store, s.Offers, o.BaseURL)
 	s.Poller = &inbox.Poller{DB: o.DB, Hub: s.Hub, Offers: s.Offers, Log: o.Log}
-	s.Web = &web.Web{Team: s.Team, Auth: s.Auth, Links: s.Links, Offers: s.Offers, Social: s.Social, Hub: s.Hub, Posts: s.Posts, Orders: s.Orders, Keys: o.Keys, Log: o.Log, BaseURL: o.BaseURL, Secure: o.Secure,
+	s.Web = &web.Web{Team: s.Team, Auth: s.Auth, Links: s.Links, Offers: s.Offers, Social: s.Social, Hub: s.Hub, Posts: s.Posts, Orders: s.Orders, Inbox: s.Inbox, Keys: o.Keys, Log: o.Log, BaseURL: o.BaseURL, Secure: o.Secure,
 		PersonHTTP: o.PersonHTTP}
 	if err := s.Web.Init(); err != nil {
 		s.Links.Close(ctx)

@@ -267,3 +267,58 @@ func TestBrowserComposePublish(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// TestBrowserInboxReply: a sandbox mention arrives, an agent takes it,
+// replies with the live counter, and the sandbox network receives the
+// reply in the thread, signed.
+func TestBrowserInboxReply(t *testing.T) {
+	t.Parallel()
+	e := servertest.New(t, store.SQLite)
+	w, owner := e.Owner("Dell Outlet", "lena@example.com")
+	ctxb := context.Background()
+	if _, err := e.Team.UpdateMember(ctxb, team.Owner, w.ID, owner.ID, team.MemberUpdate{Signature: ptr("^LB")}); err != nil {
+		t.Fatal(err)
+	}
+	acct, err := e.Social.CreateSandboxAccount(ctxb, w.ID, "", "delloutlet", "Dell Outlet")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := e.Sandbox.Mention(ctxb, acct, "shopper", "@delloutlet is the XPS deal still on? 🤔", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(5 * time.Millisecond)
+	if _, err := e.Poller.RunOnce(ctxb); err != nil {
+		t.Fatal(err)
+	}
+	ctx := browsertest.New(t, browsertest.Phone)
+	signIn(t, ctx, e, "lena@example.com")
+	browsertest.Do(t, ctx,
+		chromedp.Navigate(e.URL+"/app/inbox"),
+		chromedp.WaitVisible(`.conv.unread a`),
+		chromedp.Click(`.conv a`),
+		chromedp.WaitVisible(`textarea[name=text]`),
+		chromedp.SetValue(`select[name=assignee]`, owner.ID),
+		chromedp.Click(`form:has(select[name=assignee]) button`),
+		chromedp.WaitVisible(`.notice`),
+		chromedp.SendKeys(`textarea[name=text]`, "Yes, until Friday!"),
+	)
+	if c := browsertest.Get(t, ctx, chromedp.Text(`.reply .counter`)); c != fmt.Sprintf("%d / 500", len([]rune("Yes, until Friday! ^LB"))) {
+		t.Fatalf("reply counter %q", c)
+	}
+	browsertest.Screenshot(t, ctx, "conversation")
+	if browsertest.Get(t, ctx, chromedp.Evaluate[bool](sidewaysScroll)) {
+		t.Fatal("the conversation scrolls sideways on a phone")
+	}
+	browsertest.Do(t, ctx, chromedp.Click(`.reply button[type=submit]`), chromedp.WaitVisible(`.msg-out`))
+	if s := browsertest.Get(t, ctx, chromedp.Text(`.msg-out .badge`)); s != "sent" {
+		t.Fatalf("reply status %q", s)
+	}
+	tl, err := e.Sandbox.Timeline(ctxb, acct, 5)
+	if err != nil || tl[0].Text != "Yes, until Friday! ^LB" || tl[0].ReplyTo != m.RemoteID {
+		t.Fatalf("on the sandbox network: %+v %v", tl, err)
+	}
+	if a := browsertest.Get(t, ctx, chromedp.Evaluate[string](`document.querySelector('select[name=assignee]').value`)); a != owner.ID {
+		t.Fatalf("assignee %q", a)
+	}
+}

@@ -21,6 +21,7 @@ import (
 
 	"github.com/roost-hq/roost/internal/auth"
 	"github.com/roost-hq/roost/internal/id"
+	"github.com/roost-hq/roost/internal/inbox"
 	"github.com/roost-hq/roost/internal/links"
 	"github.com/roost-hq/roost/internal/money"
 	"github.com/roost-hq/roost/internal/offers"
@@ -51,6 +52,7 @@ type Web struct {
 	Hub    *social.Hub
 	Posts  *posts.Store
 	Orders *orders.Store
+	Inbox  *inbox.Store
 	// PersonHTTP calls the servers shoppers name (their Mastodon server);
 	// nil means a client that reaches public addresses only.
 	PersonHTTP *http.Client
@@ -113,6 +115,7 @@ func (s *Web) Init() error {
 		"list":      func(v ...string) []string { return v },
 		"hasPrefix": strings.HasPrefix,
 		"money":     money.Format,
+		"duration":  duration,
 		"dict": func(kv ...any) map[string]any {
 			m := map[string]any{}
 			for i := 0; i+1 < len(kv); i += 2 {
@@ -174,9 +177,9 @@ var nav = []navItem{
 	{Name: "Offers", Href: "/app/offers", Icon: "offers"},
 	{Name: "Posts", Href: "/app/posts", Icon: "posts"},
 	{Name: "Links", Href: "/app/links", Icon: "links"},
-	{Name: "Inbox", Icon: "inbox"},
+	{Name: "Inbox", Href: "/app/inbox", Icon: "inbox"},
 	{Name: "Orders", Href: "/app/orders", Icon: "orders"},
-	{Name: "Customers", Icon: "customers"},
+	{Name: "Customers", Href: "/app/customers", Icon: "customers"},
 	{Name: "Settings", Href: "/app/settings/workspace", Icon: "settings"},
 }
 

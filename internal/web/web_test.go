@@ -287,6 +287,35 @@ func TestDashboard(t *testing.T) {
 		want(t, owner.Get("/app/orders/"+order.ID), 200, "Order o-1")
 		want(t, owner.Get("/app/settings/store"), 200, "Reporting currency")
 
+		// The inbox, a conversation, its settings, and the customers.
+		dellAcct, err := e.Social.CreateSandboxAccount(context.Background(), dell.ID, "", "dellinbox", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.Sandbox.Mention(context.Background(), dellAcct, "shopper", "@dellinbox where is my order?", "")
+		time.Sleep(5 * time.Millisecond)
+		e.Poller.RunOnce(context.Background())
+		inboxPage := owner.Get("/app/inbox")
+		want(t, inboxPage, 200, "@shopper", "where is my order?", "Response times")
+		conv := regexp.MustCompile(`/app/inbox/(cnv_[a-z0-9]+)`).FindStringSubmatch(inboxPage.Body)
+		if conv == nil {
+			t.Fatal("no conversation in the inbox")
+		}
+		convPath := "/app/inbox/" + conv[1]
+		want(t, owner.Get(convPath), 200, "Reply as", "Sandbox allows 500 characters")
+		want(t, owner.Post(convPath, convPath, url.Values{"action": {"reply"}, "text": {""}}), 422, "is required")
+		want(t, owner.Post(convPath, convPath, url.Values{"action": {"tags"}, "tags": {"not ok!"}}), 422, "is not a tag")
+		wantRedirect(t, owner.Post(convPath, convPath, url.Values{"action": {"note"}, "note": {"Looked it up: shipped"}}), convPath)
+		wantRedirect(t, owner.Post(convPath, convPath, url.Values{"action": {"reply"}, "text": {"Shipped today, {name}!"}}), convPath)
+		want(t, owner.Get(convPath), 200, "Reply sent.", "Shipped today, @shopper!", "Looked it up: shipped", "pending")
+		want(t, owner.Get("/app/inbox/settings"), 200, "Saved replies", "Routing rules")
+		want(t, owner.Post("/app/inbox/settings", "/app/inbox/settings", url.Values{"action": {"rule"}, "words": {""}}), 422, "give between 1 and 50")
+		wantRedirect(t, owner.Post("/app/inbox/settings", "/app/inbox/settings", url.Values{"action": {"template"}, "name": {"Shipping"}, "body": {"Hi {name}, it ships today."}}), "/app/inbox/settings")
+		customers := owner.Get("/app/customers")
+		want(t, customers, 200, "@shopper")
+		cust := regexp.MustCompile(`/app/customers/(cus_[a-z0-9]+)`).FindStringSubmatch(customers.Body)
+		want(t, owner.Get("/app/customers/"+cust[1]), 200, "@shopper on sandbox", "Deal revenue")
+
 		// Sign out.
 		wantRedirect(t, owner.Post("/app/", "/app/logout", nil), "/app/login")
 		want(t, owner.Get("/app/login"), 200, "You have signed out")

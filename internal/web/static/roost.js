@@ -104,3 +104,29 @@ document.querySelectorAll("[data-token-status]").forEach(function (box) {
   form.addEventListener("change", update);
   update();
 })();
+
+// The inbox's reply box: a live counter of the reply as the network will
+// count it, signature included, and saved replies dropped into the text.
+(function () {
+  var form = document.querySelector("[data-reply]");
+  if (!form) return;
+  var text = form.querySelector("textarea[name=text]"), out = form.querySelector(".counter");
+  var limit = parseInt(form.getAttribute("data-limit"), 10), sig = form.getAttribute("data-signature") || "";
+  var seg = window.Intl && Intl.Segmenter ? new Intl.Segmenter() : null;
+  var count = function (s) { return seg ? Array.from(seg.segment(s)).length : Array.from(s).length; };
+  var update = function () {
+    var n = count(text.value.trim() + (sig ? " " + sig : ""));
+    out.textContent = n + " / " + limit;
+    out.classList.toggle("over", n > limit);
+  };
+  text.addEventListener("input", update);
+  var tpl = form.querySelector("[data-template]");
+  if (tpl) tpl.addEventListener("change", function () {
+    if (!tpl.value) return;
+    text.value = text.value ? text.value + " " + tpl.value : tpl.value;
+    tpl.value = "";
+    update();
+    text.focus();
+  });
+  update();
+})();
