@@ -54,6 +54,7 @@ func commands() []command {
 		{"apikey create", "create an API key and print it", apikeyCreate},
 		{"link create", "create a tracked short link and print its URL", linkCreate},
 		{"link stats", "print the clicks on a link", linkStats},
+		{"import orders", "import orders from a CSV file, with a file of the rows rejected", importOrders},
 		{"sandbox account", "add a brand account on the built-in sandbox network and print its ID", sandboxAccount},
 		{"sandbox followers", "list, replace (or --add to) a sandbox account's followers", sandboxFollowers},
 		{"sandbox mention", "write to a sandbox account as a person (the inbox and claim tokens read it)", sandboxMention},
