@@ -13,6 +13,7 @@ import (
 
 	"github.com/roost-hq/roost/internal/auth"
 	"github.com/roost-hq/roost/internal/httpx"
+	"github.com/roost-hq/roost/internal/inbox"
 	"github.com/roost-hq/roost/internal/links"
 	"github.com/roost-hq/roost/internal/offers"
 	"github.com/roost-hq/roost/internal/orders"
@@ -34,6 +35,7 @@ type API struct {
 	Hub     *social.Hub
 	Posts   *posts.Store
 	Orders  *orders.Store
+	Inbox   *inbox.Store
 	Keys    *secret.Keys
 	Log     *slog.Logger
 	BaseURL string
@@ -121,6 +123,13 @@ func (a *API) Register(mux *httpx.Mux) {
 	mux.Handle("GET /api/v1/order-settings", httpx.APIKey, a.authed(a.getOrderSettings))
 	mux.Handle("PUT /api/v1/order-settings", httpx.APIKey, a.authed(a.putOrderSettings))
 	mux.Handle("GET /api/v1/reports/revenue", httpx.APIKey, a.authed(a.revenueReport))
+
+	mux.Handle("GET /api/v1/conversations", httpx.APIKey, a.authed(a.listConversations))
+	mux.Handle("GET /api/v1/conversations/{id}", httpx.APIKey, a.authed(a.getConversation))
+	mux.Handle("PATCH /api/v1/conversations/{id}", httpx.APIKey, a.authed(a.updateConversation))
+	mux.Handle("POST /api/v1/conversations/{id}/replies", httpx.APIKey, a.authed(a.idempotent(a.replyConversation)))
+	mux.Handle("GET /api/v1/customers", httpx.APIKey, a.authed(a.listCustomers))
+	mux.Handle("GET /api/v1/customers/{id}", httpx.APIKey, a.authed(a.getCustomer))
 
 	// Stores' webhooks: public, authenticated by their signatures.
 	mux.Handle("POST /hooks/{source}/{token}", httpx.Public, a.wrap(a.storeHook, false))

@@ -101,7 +101,7 @@ func TestConnectBlueskyThroughAPI(t *testing.T) {
 	r := e.API(key, "POST", "/api/v1/accounts", `{"network":"bluesky","handle":"@`+blueskytest.Handle+`","app_password":"`+blueskytest.AppPassword+`","service":"`+f.URL+`"}`)
 	var a struct {
 		ID, Network, Handle, Health string
-		Followers               *int64
+		Followers                   *int64
 	}
 	r.JSON(t, &a)
 	if r.Status != 201 || a.Network != "bluesky" || a.Handle != blueskytest.Handle || a.Health != "ok" || a.Followers == nil {
