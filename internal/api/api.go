@@ -123,6 +123,7 @@ func (a *API) Register(mux *httpx.Mux) {
 	mux.Handle("GET /api/v1/order-settings", httpx.APIKey, a.authed(a.getOrderSettings))
 	mux.Handle("PUT /api/v1/order-settings", httpx.APIKey, a.authed(a.putOrderSettings))
 	mux.Handle("GET /api/v1/reports/revenue", httpx.APIKey, a.authed(a.revenueReport))
+	mux.Handle("GET /api/v1/reports/funnel", httpx.APIKey, a.authed(a.funnelReport))
 
 	mux.Handle("GET /api/v1/conversations", httpx.APIKey, a.authed(a.listConversations))
 	mux.Handle("GET /api/v1/conversations/{id}", httpx.APIKey, a.authed(a.getConversation))

@@ -220,7 +220,25 @@ func (a *API) revenueReport(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if r.URL.Query().Get("format") == "csv" {
+		w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+		w.Header().Set("Content-Disposition", `attachment; filename="revenue-by-`+q.By+`.csv"`)
+		return rep.WriteCSV(w)
+	}
 	writeJSON(w, http.StatusOK, rep)
+	return nil
+}
+
+func (a *API) funnelReport(w http.ResponseWriter, r *http.Request) error {
+	q, err := revenueQuery(r)
+	if err != nil {
+		return err
+	}
+	f, err := a.Orders.Funnel(r.Context(), caller(r.Context()).WorkspaceID, q.From, q.To)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"from": q.From, "to": q.To, "funnel": f})
 	return nil
 }
 

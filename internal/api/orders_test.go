@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 
 	"github.com/roost-hq/roost/internal/offers"
@@ -77,6 +78,14 @@ func TestOrdersEndpoints(t *testing.T) {
 		r.JSON(t, &rep)
 		if r.Status != 200 || len(rep.Rows) != 1 || rep.Rows[0].Label != "XPS deal" || rep.Rows[0].Deal.Net != 99900 || rep.Rows[0].Halo.Refunded != 4900 {
 			t.Fatalf("report: %d %s", r.Status, r.Body)
+		}
+		if r := e.API(key, "GET", "/api/v1/reports/revenue?by=offer&format=csv", ""); r.Status != 200 || !strings.HasPrefix(r.Body, "offer,key,deal_gross") || !strings.Contains(r.Body, "XPS deal,") {
+			t.Fatalf("CSV report: %d %s", r.Status, r.Body)
+		}
+		var fun struct{ Funnel struct{ Claims, Orders int64 } }
+		e.API(key, "GET", "/api/v1/reports/funnel", "").JSON(t, &fun)
+		if fun.Funnel.Claims != 1 || fun.Funnel.Orders != 1 {
+			t.Fatalf("funnel: %+v", fun)
 		}
 		wantProblem(t, e.API(key, "GET", "/api/v1/reports/revenue?by=planet", ""), 400, "invalid_parameter")
 		wantProblem(t, e.API(key, "GET", "/api/v1/reports/revenue?model=magic", ""), 400, "invalid_parameter")

@@ -37,9 +37,15 @@ func Exponent(currency string) (int, bool) {
 
 // Format writes an amount with its currency code: "19.99 USD", "1999 JPY".
 func Format(minor int64, currency string) string {
+	return Decimal(minor, currency) + " " + currency
+}
+
+// Decimal writes an amount as a plain decimal of its currency: "19.99",
+// "1999" (JPY), "-0.500" (KWD).
+func Decimal(minor int64, currency string) string {
 	e, ok := exponents[currency]
 	if !ok {
-		return fmt.Sprintf("%d %s", minor, currency)
+		return strconv.FormatInt(minor, 10)
 	}
 	sign := ""
 	if minor < 0 {
@@ -52,7 +58,7 @@ func Format(minor int64, currency string) string {
 		}
 		s = s[:len(s)-e] + "." + s[len(s)-e:]
 	}
-	return sign + s + " " + currency
+	return sign + s
 }
 
 // Parse reads a decimal amount ("19.99", "1999", "-0.5") in a currency

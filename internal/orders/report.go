@@ -116,6 +116,13 @@ type Row struct {
 	Halo   Revenue `json:"halo"`
 	Total  Revenue `json:"total"`
 	Orders float64 `json:"orders"` // orders credited (fractional under shared models)
+	// Activity in the period: human clicks on the row's links (posts,
+	// accounts, offers) and claims (offers); orders per click; and the
+	// average order value (gross per order credited).
+	Clicks     int64   `json:"clicks"`
+	Claims     int64   `json:"claims"`
+	Conversion float64 `json:"conversion"`
+	AOV        int64   `json:"aov"`
 }
 
 // Dimensions a report can group by.
@@ -282,6 +289,9 @@ func (s *Store) Revenue(ctx context.Context, wsID string, q Query) (Report, erro
 			}
 			return a.Key < b.Key
 		})
+	}
+	if err := s.activity(ctx, wsID, q, &rep.Rows); err != nil {
+		return rep, err
 	}
 	return rep, s.label(ctx, wsID, q.By, rep.Rows)
 }

@@ -1,9 +1,13 @@
 package web
 
 import (
+	"html/template"
+	"math"
 	"net/http"
 	"strconv"
 	"time"
+
+	"github.com/roost-hq/roost/internal/money"
 
 	"github.com/roost-hq/roost/internal/orders"
 )
@@ -23,6 +27,8 @@ type ordersData struct {
 	Dims     []string
 	Describe string
 	Next     string
+	Funnel   orders.Funnel
+	Chart    template.HTML
 }
 
 type modelOpt struct {
@@ -60,6 +66,16 @@ func (s *Web) ordersPage(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
+	if d.Funnel, err = s.Orders.Funnel(r.Context(), ws, now.AddDate(0, 0, -d.Days), now.Add(time.Minute)); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	daily, err := s.Orders.Revenue(r.Context(), ws, orders.Query{From: now.AddDate(0, 0, -d.Days), To: now.Add(time.Minute), Model: m, By: "day"})
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	d.Chart = revenueChart(daily, now, d.Days)
 	if d.Kind != "deal" && d.Kind != "halo" && d.Kind != "none" {
 		d.Kind = ""
 	}
@@ -73,6 +89,56 @@ func (s *Web) ordersPage(w http.ResponseWriter, r *http.Request) {
 		d.Next = d.Orders[perPage-1].ID
 	}
 	s.render(w, r, http.StatusOK, "orders", view{Title: "Orders", Data: d})
+}
+
+// revenueChart draws deal and halo net revenue per day of the period.
+func revenueChart(daily orders.Report, now time.Time, days int) template.HTML {
+	byDay := map[string]orders.Row{}
+	for _, r := range daily.Rows {
+		byDay[r.Key] = r
+	}
+	e, _ := money.Exponent(daily.Currency)
+	scale := math.Pow10(e)
+	var times []time.Time
+	var deal, halo []float64
+	for i := days - 1; i >= 0; i-- {
+		t := now.UTC().AddDate(0, 0, -i)
+		r := byDay[t.Format("2006-01-02")]
+		times = append(times, t)
+		deal = append(deal, float64(r.Deal.Net)/scale)
+		halo = append(halo, float64(r.Halo.Net)/scale)
+	}
+	return lineChart("Net revenue per day, "+daily.Currency, times, "2 Jan", series{Name: "deal", Class: "total", Values: deal}, series{Name: "halo", Class: "human", Values: halo})
+}
+
+// revenueCSV downloads the Orders page's report as CSV.
+func (s *Web) revenueCSV(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	days, _ := strconv.Atoi(q.Get("days"))
+	if days < 1 || days > 366 {
+		days = 30
+	}
+	m, err := orders.ParseModel(q.Get("model"))
+	if err != nil {
+		m = orders.LastTouch
+	}
+	by := "post"
+	for _, dim := range orders.Dimensions {
+		if q.Get("by") == dim {
+			by = dim
+		}
+	}
+	now := time.Now()
+	rep, err := s.Orders.Revenue(r.Context(), viewerFrom(r).Workspace.ID, orders.Query{From: now.AddDate(0, 0, -days), To: now.Add(time.Minute), Model: m, By: by})
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+	w.Header().Set("Content-Disposition", `attachment; filename="revenue-by-`+by+`.csv"`)
+	if err := rep.WriteCSV(w); err != nil {
+		s.Log.Error("web: revenue csv", "err", err)
+	}
 }
 
 func (s *Web) orderPage(w http.ResponseWriter, r *http.Request) {

@@ -47,6 +47,12 @@ func TestOrdersPage(t *testing.T) {
 		page := b.Get("/app/orders?by=offer&model=linear")
 		want(t, page, 200, `id="deal-net">999.00 USD`, `id="halo-net">25.00 USD`, `id="total-net">1024.00 USD`, "199.99 USD",
 			"<td>XPS deal</td>", "Code "+c.Code+", claimed by @ann. Deal 999.00 USD, halo 25.00 USD.", `<option value="linear" selected>`)
+		want(t, page, 200, "human clicks", `id="funnel-orders">1<`, "Download CSV", "<svg")
+		csv := b.Get("/app/orders/revenue.csv?by=offer&model=linear")
+		if csv.Status != 200 || !strings.Contains(csv.Body, "XPS deal,"+o.ID+",999.00,0.00,999.00,25.00,0.00,25.00,1024.00,1,0,1,0,1024.00,USD,linear") ||
+			!strings.Contains(csv.Body, "Total,,999.00") {
+			t.Fatalf("CSV: %d\n%s", csv.Status, csv.Body)
+		}
 		want(t, b.Get("/app/orders?kind=none"), 200, "#1002")
 		v, _ := e.Orders.ByExternalID(ctx, w.ID, orders.Shopify, "#1001")
 		want(t, b.Get("/app/orders/"+v.ID), 200, "Order #1001", "Sleeve", "kind-deal", "kind-halo", "code "+c.Code)

@@ -106,6 +106,7 @@ func (s *Web) Register(mux *httpx.Mux) {
 	signedIn("GET /app/customers/{id}", s.customerPage)
 	signedIn("POST /app/customers/{id}/link", s.manager(s.linkIdentity))
 	signedIn("GET /app/orders", s.ordersPage)
+	signedIn("GET /app/orders/revenue.csv", s.revenueCSV)
 	signedIn("GET /app/settings/store", s.manager(s.storeSettingsPage))
 	signedIn("POST /app/settings/store", s.manager(s.saveStoreSettings))
 	signedIn("POST /app/settings/store/hooks", s.manager(s.saveStoreHook))

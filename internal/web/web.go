@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -116,6 +117,13 @@ func (s *Web) Init() error {
 		"hasPrefix": strings.HasPrefix,
 		"money":     money.Format,
 		"duration":  duration,
+		"mul100":    func(f float64) float64 { return f * 100 },
+		"pctf": func(part, total int64) string {
+			if total <= 0 {
+				return "—"
+			}
+			return strconv.FormatFloat(float64(part)*100/float64(total), 'f', 1, 64) + "%"
+		},
 		"dict": func(kv ...any) map[string]any {
 			m := map[string]any{}
 			for i := 0; i+1 < len(kv); i += 2 {
