@@ -109,7 +109,7 @@ func New(ctx context.Context, o Options) (*Server, error) {
 		s.Links.Close(ctx)
 		return nil, err
 	}
-	s.API = &api.API{DB: o.DB, Team: s.Team, Auth: s.Auth, Links: s.Links, Offers: s.Offers, Social: s.Social, Hub: s.Hub, Posts: s.Posts, Orders: s.Orders,
+	s.API = &api.API{DB: o.DB, Team: s.Team, Auth: s.Auth, Links: s.Links, Offers: s.Offers, Social: s.Social, Hub: s.Hub, Posts: s.Posts, Orders: s.Orders, Inbox: s.Inbox,
 		Keys: o.Keys, Log: o.Log, BaseURL: o.BaseURL}
 
 	s.Metrics.RegisterRuntime()
