@@ -1,7 +1,8 @@
 // Package blueskytest is a fake Bluesky server for tests: an httptest
 // server that behaves like a PDS (with the AppView behind it, as a PDS
-// proxies app.bsky.* calls) following the documented XRPC behaviour, with
-// switches to make it misbehave the ways real servers do.
+// proxies app.bsky.* calls) following the documented XRPC behaviour, and
+// like the PLC directory and the PDS's OAuth authorization server
+// (oauth.go), with switches to make it misbehave the ways real servers do.
 package blueskytest
 
 import (
@@ -80,6 +81,23 @@ type Server struct {
 	RefreshCalls int // refreshSession requests
 	Refused      int // calls refused for their access token
 
+	// The authorization server (AT Protocol OAuth) on the same host, for
+	// people signing in; see oauth.go.
+	AuthServer   string              // the authorization server the PDS names ("": itself, as a self-hosted PDS)
+	Issuer       string              // the issuer its metadata claims ("": its own URL)
+	NoOAuth      bool                // no authorization server metadata (404), as a PDS without OAuth
+	NoRevocation bool                // no revocation_endpoint in its metadata
+	SignIn       string              // the account that signs in on the authorization page ("": the login_hint's)
+	Deny         bool                // the person refuses on the authorization page
+	GrantedScope string              // the scope the token endpoint grants ("": the scope asked for)
+	AlsoKnownAs  map[string][]string // DID documents' alsoKnownAs by DID, where not at://handle
+	Revoked      []string            // tokens given back at the revocation endpoint
+	PARCalls     int                 // pushed authorization requests
+	TokenCalls   int                 // token requests
+	// NonceRefusals counts requests refused with use_dpop_nonce.
+	NonceRefusals int
+	oauth         oauthState
+
 	tokens         map[string]*token
 	appPassRevoked bool
 	sessionTimes   []time.Time
@@ -129,11 +147,17 @@ type note struct {
 
 // New starts a fake PDS whose brand account is outlet.test (DID), with the
 // app password AppPassword.
-func New(t testing.TB) *Server {
+func New(t testing.TB) *Server { return start(t, httptest.NewServer) }
+
+// NewTLS starts the fake on https, as OAuth needs (every server on a
+// sign-in's path must be https): use its Client, which trusts it.
+func NewTLS(t testing.TB) *Server { return start(t, httptest.NewTLSServer) }
+
+func start(t testing.TB, serve func(http.Handler) *httptest.Server) *Server {
 	f := &Server{DisplayName: "Outlet", FollowersCount: 1234, AccessTTL: 2 * time.Hour,
 		Posts: map[string]Post{}, Followers: map[string]bool{}, People: map[string]Person{},
-		tokens: map[string]*token{}, others: map[string]Post{}}
-	f.Server = httptest.NewServer(http.HandlerFunc(f.serve))
+		AlsoKnownAs: map[string][]string{}, tokens: map[string]*token{}, others: map[string]Post{}}
+	f.Server = serve(http.HandlerFunc(f.serve))
 	t.Cleanup(f.Close)
 	return f
 }
@@ -255,7 +279,7 @@ func (f *Server) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	nsid, ok := strings.CutPrefix(r.URL.Path, "/xrpc/")
 	if !ok {
-		http.NotFound(w, r)
+		f.serveOAuth(w, r)
 		return
 	}
 	want := http.MethodGet
