@@ -51,6 +51,10 @@ type Options struct {
 	// PersonHTTP calls servers shoppers name by their handle (nil: public
 	// addresses only; tests point it at fakes).
 	PersonHTTP *http.Client
+	// BlueskyResolver and BlueskyPLC resolve Bluesky handles and DIDs for
+	// shoppers' sign-in ("": the public AppView and plc.directory; tests
+	// point them at a fake).
+	BlueskyResolver, BlueskyPLC string
 	// X is the brand's X app (client ID and secret; the API's addresses in
 	// tests). Without a client ID, X accounts cannot be connected.
 	X x.Connector
@@ -104,7 +108,7 @@ func New(ctx context.Context, o Options) (*Server, error) {
 	s.Inbox = inbox.NewStore(o.DB, s.Hub, s.Links.Store, s.Offers, o.BaseURL)
 	s.Poller = &inbox.Poller{DB: o.DB, Hub: s.Hub, Offers: s.Offers, Log: o.Log}
 	s.Web = &web.Web{Team: s.Team, Auth: s.Auth, Links: s.Links, Offers: s.Offers, Social: s.Social, Hub: s.Hub, Posts: s.Posts, Orders: s.Orders, Inbox: s.Inbox, Keys: o.Keys, Log: o.Log, BaseURL: o.BaseURL, Secure: o.Secure,
-		PersonHTTP: o.PersonHTTP}
+		PersonHTTP: o.PersonHTTP, BlueskyResolver: o.BlueskyResolver, BlueskyPLC: o.BlueskyPLC}
 	if err := s.Web.Init(); err != nil {
 		s.Links.Close(ctx)
 		return nil, err

@@ -360,6 +360,8 @@ func (s *Web) claimPost(w http.ResponseWriter, r *http.Request) {
 		s.signInMastodon(w, r, o, ws)
 	case "signin-x":
 		s.signInX(w, r, o, ws)
+	case "signin-bluesky":
+		s.signInBluesky(w, r, o, ws)
 	case "signin":
 		p, err := s.Hub.Connector(social.Sandbox).Lookup(r.Context(), nil, r.PostFormValue("handle"))
 		if err != nil {

@@ -54,6 +54,7 @@ func (s *Web) Register(mux *httpx.Mux) {
 	public("POST /o/{slug}", s.claimPost)
 	public("GET /o/{slug}/token", s.tokenStatus)
 	public("GET /signin/{network}/callback", s.personCallback)
+	public("GET /signin/bluesky/client-metadata.json", s.blueskyClientMetadata)
 
 	signedIn := func(pattern string, h http.HandlerFunc) {
 		mux.Handle(pattern, httpx.Session, s.page(true, s.inWorkspace(h)))

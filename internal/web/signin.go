@@ -8,7 +8,9 @@ import (
 	"time"
 
 	"github.com/roost-hq/roost/internal/offers"
+	"github.com/roost-hq/roost/internal/secret"
 	"github.com/roost-hq/roost/internal/social"
+	"github.com/roost-hq/roost/internal/social/bluesky"
 	"github.com/roost-hq/roost/internal/social/mastodon"
 	"github.com/roost-hq/roost/internal/social/netclient"
 	"github.com/roost-hq/roost/internal/social/x"
@@ -19,10 +21,9 @@ import (
 // Shoppers sign in with their network on a followers offer's page, so
 // Roost learns who they are (and can ask whether they follow): Mastodon
 // on the person's own server, found from their handle, with the smallest
-// scope that proves identity; X with the brand's X app. The token is used
-// once and given back. Bluesky has no sign-in here: its OAuth needs
-// DPoP-bound tokens Roost does not implement yet, and the claim token
-// (a post with a one-time code) serves Bluesky people instead.
+// scope that proves identity; X with the brand's X app; Bluesky with AT
+// Protocol OAuth (PAR, PKCE and DPoP), scope "atproto", which proves the
+// person's DID. The token is used once and given back.
 
 // personMastodon is the Mastodon client for servers named by shoppers:
 // it reaches public addresses only, unless the server was configured
@@ -91,6 +92,66 @@ func (s *Web) signInMastodon(w http.ResponseWriter, r *http.Request, o offers.Of
 	http.Redirect(w, r, mastodon.AuthorizeURL(instance, app, s.personCallbackURL(social.Mastodon), scope, state, verifier), http.StatusSeeOther)
 }
 
+// blueskyAuth signs shoppers in with Bluesky: its client is Roost's own
+// address (the metadata served at bluesky.ClientMetadataPath).
+func (s *Web) blueskyAuth() *bluesky.PersonAuth {
+	return &bluesky.PersonAuth{HTTP: s.PersonHTTP, ClientID: bluesky.ClientID(s.BaseURL), RedirectURI: bluesky.RedirectURI(s.BaseURL),
+		Resolver: s.BlueskyResolver, PLC: s.BlueskyPLC, Log: s.Log}
+}
+
+// blueskyFlowCookie holds a Bluesky sign-in's session (its DPoP key,
+// sealed) between the redirect and the callback; its name carries part
+// of the state, so two sign-ins in two tabs do not collide.
+func blueskyFlowCookie(state string) string { return "roost_bsky_" + secret.Hash(state)[:12] }
+
+func (s *Web) signInBluesky(w http.ResponseWriter, r *http.Request, o offers.Offer, ws team.Workspace) {
+	handle := strings.TrimPrefix(strings.TrimSpace(r.PostFormValue("bluesky_handle")), "@")
+	if handle == "" || len(handle) > 253 {
+		s.renderClaim(w, r, http.StatusUnprocessableEntity, o, ws, "Type your Bluesky handle, such as you.bsky.social.")
+		return
+	}
+	state, verifier, err := s.Social.BeginFlow(r.Context(), social.Flow{Purpose: "person", WorkspaceID: o.WorkspaceID, Network: social.Bluesky, ReturnTo: "/o/" + o.Slug})
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	to, session, err := s.blueskyAuth().Begin(r.Context(), handle, state, verifier)
+	if err != nil {
+		var ne *social.Error
+		if errors.As(err, &ne) {
+			s.renderClaim(w, r, http.StatusBadGateway, o, ws, "Bluesky sign-in did not start: "+ne.Reason+". You can also prove it with a post below.")
+			return
+		}
+		s.fail(w, r, err)
+		return
+	}
+	s.setCookie(w, blueskyFlowCookie(state), s.Keys.Seal(string(session), "bluesky-flow:"+state), social.FlowLife)
+	http.Redirect(w, r, to, http.StatusSeeOther)
+}
+
+// blueskyClientMetadata is the document Bluesky reads to know Roost as an
+// OAuth client.
+func (s *Web) blueskyClientMetadata(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "public, max-age=600")
+	w.Write(bluesky.ClientMetadata(s.BaseURL))
+}
+
+func (s *Web) blueskyPerson(w http.ResponseWriter, r *http.Request, state string) (social.Identity, error) {
+	name := blueskyFlowCookie(state)
+	c, err := r.Cookie(name)
+	if err != nil {
+		return social.Identity{}, &social.Error{Network: social.Bluesky, Kind: social.Rejected, Reason: "this browser did not start the sign-in (or took too long)"}
+	}
+	s.setCookie(w, name, "", -1)
+	plain, err := s.Keys.Open(c.Value, "bluesky-flow:"+state)
+	if err != nil {
+		return social.Identity{}, &social.Error{Network: social.Bluesky, Kind: social.Rejected, Reason: "the sign-in could not be read back"}
+	}
+	q := r.URL.Query()
+	return s.blueskyAuth().Finish(r.Context(), []byte(plain), q.Get("code"), q.Get("iss"))
+}
+
 func (s *Web) signInX(w http.ResponseWriter, r *http.Request, o offers.Offer, ws team.Workspace) {
 	c := s.x()
 	if c == nil {
@@ -128,6 +189,8 @@ func (s *Web) personCallback(w http.ResponseWriter, r *http.Request) {
 		who, err = s.mastodonPerson(r.Context(), f, q.Get("code"))
 	case social.X:
 		who, follows, err = s.xPerson(r.Context(), f, q.Get("code"))
+	case social.Bluesky:
+		who, err = s.blueskyPerson(w, r, q.Get("state"))
 	default:
 		err = errors.New("no sign-in for " + network)
 	}

@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"net/url"
 	"slices"
@@ -12,6 +13,8 @@ import (
 	"github.com/roost-hq/roost/internal/server"
 	"github.com/roost-hq/roost/internal/server/servertest"
 	"github.com/roost-hq/roost/internal/social"
+	"github.com/roost-hq/roost/internal/social/bluesky"
+	"github.com/roost-hq/roost/internal/social/bluesky/blueskytest"
 	"github.com/roost-hq/roost/internal/social/mastodon/mastodontest"
 	"github.com/roost-hq/roost/internal/store"
 	"github.com/roost-hq/roost/internal/store/storetest"
@@ -91,5 +94,74 @@ func TestShopperServerMustBePublic(t *testing.T) {
 	b := e.Browser()
 	for _, h := range []string{"@x@127.0.0.1:6379", "@x@localhost", "@x@10.0.0.5", "@x@169.254.169.254"} {
 		want(t, b.Post("/o/fans", "/o/fans", url.Values{"action": {"signin-mastodon"}, "mastodon_handle": {h}}), http.StatusBadGateway, "not a public address")
+	}
+}
+
+// TestShopperSignsInWithBluesky goes through AT Protocol OAuth against a
+// fake PDS and authorization server (PAR, DPoP with its nonce, the
+// callback with iss), and claims as a follower.
+func TestShopperSignsInWithBluesky(t *testing.T) {
+	t.Parallel()
+	f := blueskytest.NewTLS(t)
+	ann := f.AddPerson("ann.test", "Ann")
+	f.Lock()
+	f.Followers[ann] = true
+	f.Unlock()
+	e := servertest.NewWith(t, store.SQLite, func(o *server.Options) {
+		o.NetworkHTTP, o.PersonHTTP, o.BlueskyResolver, o.BlueskyPLC = f.Client(), f.Client(), f.URL, f.URL
+	})
+	ctx := context.Background()
+	w, _ := e.Owner("Dell Outlet", "lena@example.com")
+	creds, p, err := (&bluesky.Connector{HTTP: f.Client()}).Login(ctx, f.URL, blueskytest.Handle, blueskytest.AppPassword)
+	if err != nil {
+		t.Fatal(err)
+	}
+	acct, err := e.Social.Connect(ctx, w.ID, social.Connection{Network: social.Bluesky, Instance: f.URL, Profile: p, Creds: creds})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Offers.Create(ctx, w.ID, "", offers.Input{Slug: "fans", Title: "Fans only", LandingURL: "https://shop.example.com/",
+		Currency: "USD", Cap: 5, Audience: offers.Followers, Accounts: []string{acct.ID}, CodeMode: offers.Unique, Published: true}); err != nil {
+		t.Fatal(err)
+	}
+	if r := e.Browser().Get(bluesky.ClientMetadataPath); r.Status != 200 || !strings.Contains(r.Body, `"dpop_bound_access_tokens": true`) {
+		t.Fatalf("client metadata: %d %s", r.Status, r.Body)
+	}
+	b := e.Browser()
+	want(t, b.Get("/o/fans"), 200, "Sign in with Bluesky")
+	want(t, b.Post("/o/fans", "/o/fans", url.Values{"action": {"signin-bluesky"}, "bluesky_handle": {"nobody.test"}}), http.StatusBadGateway, "Bluesky sign-in did not start")
+	r := b.Post("/o/fans", "/o/fans", url.Values{"action": {"signin-bluesky"}, "bluesky_handle": {"@ann.test"}})
+	if r.Status != http.StatusSeeOther {
+		t.Fatalf("sign-in: %d %s", r.Status, r.Body)
+	}
+	// The authorization server approves and sends the browser back.
+	c := f.Client()
+	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	approve := func(loc string) *url.URL {
+		t.Helper()
+		req, _ := http.NewRequest("GET", loc, nil)
+		req.Header.Set("User-Agent", "Mozilla/5.0 (test browser)")
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		back, _ := url.Parse(resp.Header.Get("Location"))
+		if back.Path != "/signin/bluesky/callback" || back.Query().Get("iss") == "" {
+			t.Fatalf("authorize: %d %s", resp.StatusCode, body)
+		}
+		return back
+	}
+	back := approve(r.Header.Get("Location"))
+	// Another browser cannot finish it: the session cookie is this one's.
+	wantRedirect(t, e.Browser().Get(back.RequestURI()), "/o/fans")
+	r = b.Post("/o/fans", "/o/fans", url.Values{"action": {"signin-bluesky"}, "bluesky_handle": {"ann.test"}})
+	back = approve(r.Header.Get("Location"))
+	wantRedirect(t, b.Get(back.RequestURI()), "/o/fans")
+	want(t, b.Get("/o/fans"), 200, "Signed in as <strong>@ann.test</strong>")
+	wantRedirect(t, b.Post("/o/fans", "/o/fans", url.Values{"action": {"claim"}}), "/o/fans")
+	if codeOn(t, b.Get("/o/fans").Body) == "" {
+		t.Fatal("a follower signed in with Bluesky got no code")
 	}
 }

@@ -57,10 +57,13 @@ type Web struct {
 	// PersonHTTP calls the servers shoppers name (their Mastodon server);
 	// nil means a client that reaches public addresses only.
 	PersonHTTP *http.Client
-	Keys       *secret.Keys
-	Log        *slog.Logger
-	BaseURL    string
-	Secure     bool // set Secure on cookies (the public URL is HTTPS)
+	// BlueskyResolver and BlueskyPLC resolve Bluesky handles and DIDs for
+	// shoppers' sign-in ("": the public AppView and plc.directory).
+	BlueskyResolver, BlueskyPLC string
+	Keys                        *secret.Keys
+	Log                         *slog.Logger
+	BaseURL                     string
+	Secure                      bool // set Secure on cookies (the public URL is HTTPS)
 
 	loginByIP    *ratelimit.Limiter
 	loginByEmail *ratelimit.Limiter
