@@ -12,7 +12,10 @@ import (
 
 	"github.com/roost-hq/roost/internal/inbox"
 	"github.com/roost-hq/roost/internal/offers"
+	"github.com/roost-hq/roost/internal/secret"
 	"github.com/roost-hq/roost/internal/social"
+	"github.com/roost-hq/roost/internal/social/mastodon"
+	"github.com/roost-hq/roost/internal/social/mastodon/mastodontest"
 	"github.com/roost-hq/roost/internal/store"
 	"github.com/roost-hq/roost/internal/store/storetest"
 	"github.com/roost-hq/roost/internal/team"
@@ -350,5 +353,68 @@ func TestFindTokens(t *testing.T) {
 		if got != want {
 			t.Errorf("FindTokens(%q) = %q, want %q", text, got, want)
 		}
+	}
+}
+
+// TestStreamWakesThePoller: with Mastodon's streaming API, a mention is
+// read at once although the polling interval is an hour; one process
+// holds the stream; a stream's wake during a poll is not lost.
+func TestStreamWakesThePoller(t *testing.T) {
+	t.Parallel()
+	for _, d := range storetest.Dialects() {
+		t.Run(string(d), func(t *testing.T) {
+			t.Parallel()
+			f := mastodontest.New(t)
+			u := storetest.URL(t, d)
+			db1, db2 := storetest.Open(t, u), storetest.Open(t, u)
+			e := setup(t, db1)
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			keys, _ := secret.New(secret.Generate())
+			a, err := social.NewStore(db1, keys).Connect(ctx, e.ws.ID, social.Connection{Network: social.Mastodon, Instance: f.URL,
+				Profile: social.Profile{RemoteID: "14715", Handle: "outlet"}, Creds: []byte(`{"access_token":"tok-1"}`)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			poller := func(db *store.DB) *inbox.Poller {
+				return &inbox.Poller{DB: db, Hub: &social.Hub{Store: social.NewStore(db, keys), Connectors: map[string]social.Connector{social.Mastodon: &mastodon.Connector{HTTP: f.Client()}}},
+					Offers: offers.NewStore(db), Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Every: time.Hour, StreamCheckEvery: 20 * time.Millisecond}
+			}
+			p1, p2 := poller(db1), poller(db2)
+			// The first poll starts the cursor from now.
+			if _, err := p1.RunOnce(ctx); err != nil {
+				t.Fatal(err)
+			}
+			go p1.RunStreams(ctx)
+			go p2.RunStreams(ctx)
+			waitFor(t, "a stream", func() bool { f.Lock(); defer f.Unlock(); return f.Streams == 1 })
+			time.Sleep(100 * time.Millisecond) // both processes have looked
+			f.Lock()
+			streams := f.Streams
+			f.Unlock()
+			if streams != 1 {
+				t.Fatalf("%d streams open for one account", streams)
+			}
+			runOnce(t, p1) // the wake on stream start
+			f.AddMention(t, "ann@other.example", "@outlet hello, is the deal on?")
+			waitFor(t, "the mention", func() bool {
+				n, err := p1.RunOnce(ctx)
+				return err == nil && n == 1
+			})
+			if n := count(t, db1, `SELECT COUNT(*) FROM messages WHERE account_id = $1`, a.ID); n != 1 {
+				t.Fatalf("%d messages stored", n)
+			}
+		})
+	}
+}
+
+func waitFor(t *testing.T, what string, ok func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !ok() {
+		if time.Now().After(deadline) {
+			t.Fatalf("waited 5 s for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }

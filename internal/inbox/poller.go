@@ -35,6 +35,9 @@ type Poller struct {
 	// Lease bounds one poll (default 2 minutes): a process that stops while
 	// holding it is replaced once it runs out.
 	Lease time.Duration
+	// StreamCheckEvery is how often RunStreams looks for accounts to
+	// stream (default 15 s).
+	StreamCheckEvery time.Duration
 }
 
 // maxBackoff caps the wait after repeated failures.
@@ -144,9 +147,13 @@ func (p *Poller) poll(ctx context.Context, accountID string) (int, error) {
 	now := time.Now()
 	var cursor string
 	var failures int
-	err := p.DB.W.QueryRowContext(ctx, `UPDATE account_pollers SET lease = $1, lease_until = $2
-		WHERE account_id = $3 AND due_at <= $4 AND (lease_until IS NULL OR lease_until < $4) RETURNING cursor, failures`,
-		lease, now.Add(orDefault(p.Lease, 2*time.Minute)).UnixMicro(), accountID, now.UnixMicro()).Scan(&cursor, &failures)
+	var streamUntil int64
+	// due_at is set to now while polling: a stream's wake during the poll
+	// sets it to 0, which the poll's end keeps, so that mention is read at
+	// once rather than at the next interval.
+	err := p.DB.W.QueryRowContext(ctx, `UPDATE account_pollers SET lease = $1, lease_until = $2, due_at = $4
+		WHERE account_id = $3 AND due_at <= $4 AND (lease_until IS NULL OR lease_until < $4) RETURNING cursor, failures, COALESCE(stream_until, 0)`,
+		lease, now.Add(orDefault(p.Lease, 2*time.Minute)).UnixMicro(), accountID, now.UnixMicro()).Scan(&cursor, &failures, &streamUntil)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, nil // another process has it
 	}
@@ -168,12 +175,15 @@ func (p *Poller) poll(ctx context.Context, accountID string) (int, error) {
 		return 0, p.failed(ctx, a, lease, failures, callErr)
 	}
 	due := time.Now().Add(p.every(a.Network))
+	if streaming(streamUntil, now) {
+		due = time.Now().Add(streamPollEvery)
+	}
 	if len(msgs) > 0 && next != cursor {
 		due = time.Now() // a full page may mean more are waiting: catch up at once
 	}
 	stored := 0
 	err = p.DB.Tx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE account_pollers SET cursor = $1, due_at = $2, lease = '', lease_until = NULL, polled_at = $3,
+		res, err := tx.ExecContext(ctx, `UPDATE account_pollers SET cursor = $1, due_at = CASE WHEN due_at = 0 THEN due_at ELSE $2 END, lease = '', lease_until = NULL, polled_at = $3,
 			failures = 0, error = '' WHERE account_id = $4 AND lease = $5`, next, due.UnixMicro(), time.Now().UnixMicro(), a.ID, lease)
 		if err != nil {
 			return err

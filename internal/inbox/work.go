@@ -312,7 +312,9 @@ func (s *Store) MarkRead(ctx context.Context, convID, memberID string) error {
 }
 
 // Has reports store.ErrNotFound unless the conversation is the workspace's.
-func (s *Store) Has(ctx context.Context, wsID, convID string) error { return s.exists(ctx, wsID, convID) }
+func (s *Store) Has(ctx context.Context, wsID, convID string) error {
+	return s.exists(ctx, wsID, convID)
+}
 
 func (s *Store) exists(ctx context.Context, wsID, convID string) error {
 	var n int

@@ -273,6 +273,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	workers.Go(func() { s.housekeeping(bg) })
 	workers.Go(func() { s.Publisher.Run(bg) })
 	workers.Go(func() { s.Poller.Run(bg) })
+	workers.Go(func() { s.Poller.RunStreams(bg) })
 	workers.Go(func() { s.processOrders(bg) })
 	workers.Go(func() { s.sampleFollowers(bg) })
 	errc := make(chan error, 1)

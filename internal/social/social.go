@@ -149,6 +149,14 @@ type Connector interface {
 	Follows(ctx context.Context, c *Conn, person Identity) (bool, error)
 }
 
+// Streamer is a connector that can push: Stream holds a connection open
+// and calls wake whenever a mention or reply arrives, until ctx ends or
+// the connection fails. The poller still reads the messages from its
+// cursor, so nothing rests on the stream: it only says when to look.
+type Streamer interface {
+	Stream(ctx context.Context, c *Conn, wake func()) error
+}
+
 // ErrNoSuchPerson is returned by Lookup for an unknown handle.
 var ErrNoSuchPerson = errors.New("no such person on this network")
 

@@ -46,6 +46,8 @@ type Server struct {
 	Person        Account
 	RevokedTokens []string
 	APIVersion    int // api_versions.mastodon in /api/v2/instance (2 from Mastodon 4.3)
+	Streams       int // streaming connections open now
+	streams       map[chan []byte]bool
 	idem          map[string]int
 	notes         []json.RawMessage // newest last, ids ascending
 	noteIDs       []int
@@ -103,6 +105,10 @@ func (f *Server) json(w http.ResponseWriter, v any) {
 func (f *Server) serve(w http.ResponseWriter, r *http.Request) {
 	if r.Header.Get("User-Agent") == "" || strings.HasPrefix(r.Header.Get("User-Agent"), "Go-http-client") {
 		f.fail(w, http.StatusForbidden, "Requests without a User-Agent are not accepted")
+		return
+	}
+	if r.URL.Path == "/api/v1/streaming/user/notification" {
+		f.stream(w, r)
 		return
 	}
 	f.Lock()
@@ -282,6 +288,51 @@ func (f *Server) AddMention(t testing.TB, from, text string) {
 	raw, _ := json.Marshal(n)
 	f.notes = append(f.notes, raw)
 	f.noteIDs = append(f.noteIDs, id)
+	for ch := range f.streams {
+		select {
+		case ch <- raw:
+		default:
+		}
+	}
+}
+
+// stream serves the user notification stream as server-sent events: a
+// heartbeat, then a notification event for each mention added.
+func (f *Server) stream(w http.ResponseWriter, r *http.Request) {
+	f.Lock()
+	ok := r.Header.Get("Authorization") == "Bearer "+f.Token && !f.Revoked
+	ch := make(chan []byte, 16)
+	if ok {
+		if f.streams == nil {
+			f.streams = map[chan []byte]bool{}
+		}
+		f.streams[ch] = true
+		f.Streams++
+	}
+	f.Unlock()
+	if !ok {
+		f.fail(w, http.StatusUnauthorized, "Error: Invalid access token")
+		return
+	}
+	defer func() {
+		f.Lock()
+		delete(f.streams, ch)
+		f.Streams--
+		f.Unlock()
+	}()
+	w.Header().Set("Content-Type", "text/event-stream")
+	fl := w.(http.Flusher)
+	fmt.Fprint(w, ":)\n\n")
+	fl.Flush()
+	for {
+		select {
+		case <-r.Context().Done():
+			return
+		case raw := <-ch:
+			fmt.Fprintf(w, "event: notification\ndata: %s\n\n", raw)
+			fl.Flush()
+		}
+	}
 }
 
 var urlRE = regexp.MustCompile(`https?://\S+`)
