@@ -116,6 +116,10 @@ func (s *Store) send(ctx context.Context, wsID, msgID, from string) (Message, er
 		return Message{}, err
 	}
 	d := social.Draft{Key: msgID, Text: m.Text, ReplyTo: replyTo}
+	if replyTo != "" {
+		// A direct message is answered directly, never in public.
+		s.db.R.QueryRowContext(ctx, `SELECT direct FROM messages WHERE account_id = $1 AND remote_id = $2`, accountID, replyTo).Scan(&d.Direct)
+	}
 	d.Created, _ = id.Time(msgID)
 	var pub social.Published
 	callErr := s.hub.Call(ctx, a, func(ctx context.Context, c social.Connector, conn *social.Conn) error {

@@ -102,6 +102,9 @@ type Draft struct {
 	Text    string
 	LinkURL string // the tracked link inside Text, for networks that mark links up
 	ReplyTo string // the remote ID of the post answered, for replies
+	// Direct keeps a reply to a direct message direct (Mastodon's
+	// "direct" visibility): a private question never gets a public answer.
+	Direct bool
 	// Created is when the copy was composed, stable across retries, for
 	// networks whose record keys carry a time (Bluesky's TIDs).
 	Created time.Time

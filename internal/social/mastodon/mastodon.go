@@ -118,6 +118,9 @@ func (c *Connector) Verify(ctx context.Context, conn *social.Conn) (social.Profi
 // by FindPublished before any retry.
 func (c *Connector) Publish(ctx context.Context, conn *social.Conn, d social.Draft) (social.Published, error) {
 	form := url.Values{"status": {d.Text}, "visibility": {"public"}}
+	if d.Direct {
+		form.Set("visibility", "direct")
+	}
 	if d.ReplyTo != "" {
 		form.Set("in_reply_to_id", d.ReplyTo)
 	}

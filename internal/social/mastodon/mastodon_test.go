@@ -53,6 +53,16 @@ func TestVerifyPublishAndErrors(t *testing.T) {
 	if again, _ := c.Publish(ctx, conn(f), social.Draft{Key: "cpy_1", Text: "Deal https://go.example/abc ^LB"}); again.RemoteID != pub.RemoteID || len(f.Statuses) != 1 {
 		t.Fatalf("idempotent publish made %d statuses", len(f.Statuses))
 	}
+	if _, err := c.Publish(ctx, conn(f), social.Draft{Key: "dm-1", Text: "@ann your order shipped", ReplyTo: "7", Direct: true}); err != nil {
+		t.Fatal(err)
+	}
+	f.Lock()
+	vis := []string{f.Statuses[0].Visibility, f.Statuses[len(f.Statuses)-1].Visibility}
+	f.Statuses = f.Statuses[:1]
+	f.Unlock()
+	if vis[0] != "public" || vis[1] != "direct" {
+		t.Fatalf("visibility of a post and of a reply to a direct message: %v", vis)
+	}
 	found, ok, err := c.FindPublished(ctx, conn(f), social.Draft{LinkURL: "https://go.example/abc"})
 	if err != nil || !ok || found.RemoteID != pub.RemoteID {
 		t.Fatalf("FindPublished = %+v %v %v", found, ok, err)

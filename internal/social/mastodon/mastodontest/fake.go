@@ -58,7 +58,7 @@ var notificationsJSON []byte
 
 // Status is a status the fake holds.
 type Status struct {
-	ID, Content, URL string
+	ID, Content, URL, Visibility string
 }
 
 // Account is an account the fake knows.
@@ -191,7 +191,7 @@ func (f *Server) serve(w http.ResponseWriter, r *http.Request) {
 		i, seen := f.idem[key]
 		if !seen || f.IgnoreIdempotencyKey || key == "" {
 			id := strconv.Itoa(1000 + len(f.Statuses))
-			f.Statuses = append(f.Statuses, Status{ID: id, URL: f.URL + "/@outlet/" + id, Content: "<p>" + linkify(text) + "</p>"})
+			f.Statuses = append(f.Statuses, Status{ID: id, URL: f.URL + "/@outlet/" + id, Content: "<p>" + linkify(text) + "</p>", Visibility: r.PostFormValue("visibility")})
 			i = len(f.Statuses) - 1
 			f.idem[key] = i
 		}
