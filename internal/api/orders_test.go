@@ -82,7 +82,9 @@ func TestOrdersEndpoints(t *testing.T) {
 		if r := e.API(key, "GET", "/api/v1/reports/revenue?by=offer&format=csv", ""); r.Status != 200 || !strings.HasPrefix(r.Body, "offer,key,deal_gross") || !strings.Contains(r.Body, "XPS deal,") {
 			t.Fatalf("CSV report: %d %s", r.Status, r.Body)
 		}
-		var fun struct{ Funnel struct{ Claims, Orders int64 } }
+		var fun struct {
+			Funnel struct{ Claims, Orders int64 }
+		}
 		e.API(key, "GET", "/api/v1/reports/funnel", "").JSON(t, &fun)
 		if fun.Funnel.Claims != 1 || fun.Funnel.Orders != 1 {
 			t.Fatalf("funnel: %+v", fun)
