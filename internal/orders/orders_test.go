@@ -2,8 +2,9 @@ package orders_test
 
 import (
 	"context"
-
+	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -276,12 +277,13 @@ func TestCurrenciesAndBadInput(t *testing.T) {
 			t.Fatalf("converted totals: JPY %d, KWD %d", jp, kw)
 		}
 		for name, ev := range map[string]orders.Event{
-			"currency": {Source: orders.API, Kind: orders.Placed, Order: &orders.Order{ExternalID: "x", PlacedAt: now, Currency: "ZZZ", Lines: []orders.Line{{Quantity: 1}}}},
-			"quantity": order("x", now, "", "", orders.Line{SKU: "A", Quantity: -1, UnitPrice: 100}),
-			"discount": order("x", now, "", "", orders.Line{SKU: "A", Quantity: 1, UnitPrice: 100, Discount: 101}),
-			"lines":    order("x", now, "", ""),
-			"rate":     {Source: orders.API, Kind: orders.Placed, Order: &orders.Order{ExternalID: "x", PlacedAt: now, Currency: "EUR", Rate: "-1", Lines: []orders.Line{{Quantity: 1}}}},
-			"amount":   {Source: orders.API, Kind: orders.Refunded, Refund: &orders.Refund{ExternalID: "r", OrderExternalID: "x"}},
+			"currency":   {Source: orders.API, Kind: orders.Placed, Order: &orders.Order{ExternalID: "x", PlacedAt: now, Currency: "ZZZ", Lines: []orders.Line{{Quantity: 1}}}},
+			"quantity":   order("x", now, "", "", orders.Line{SKU: "A", Quantity: -1, UnitPrice: 100}),
+			"unit_price": order("x", now, "", "", orders.Line{SKU: "A", Quantity: 1_000_000, UnitPrice: 9_000_000_000_000}),
+			"discount":   order("x", now, "", "", orders.Line{SKU: "A", Quantity: 1, UnitPrice: 100, Discount: 101}),
+			"lines":      order("x", now, "", ""),
+			"rate":       {Source: orders.API, Kind: orders.Placed, Order: &orders.Order{ExternalID: "x", PlacedAt: now, Currency: "EUR", Rate: "-1", Lines: []orders.Line{{Quantity: 1}}}},
+			"amount":     {Source: orders.API, Kind: orders.Refunded, Refund: &orders.Refund{ExternalID: "r", OrderExternalID: "x"}},
 		} {
 			_, err := e.orders.Receive(ctx, e.ws.ID, ev)
 			if ve, ok := valid.As(err); !ok || ve.For(name) == "" && !strings.Contains(err.Error(), name) {
@@ -358,6 +360,187 @@ func FuzzSplit(f *testing.F) {
 		}
 		if sum != amount {
 			t.Fatalf("Split(%d, %d %d %d) = %v sums to %d", amount, a, b, c, parts, sum)
+		}
+	})
+}
+
+// An order of the most lines a source may send is written in chunks of
+// multi-row inserts, within SQLite's bound on a statement's variables, and
+// a refund and a cancellation then touch every line.
+func TestOrderOfManyLines(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		e := setup(t, db)
+		now := time.Now().UTC()
+		cid, _ := e.click(t, now.Add(-time.Hour))
+		lines := make([]orders.Line, 1000)
+		var total int64
+		for i := range lines {
+			sku := fmt.Sprintf("SKU-%d", i)
+			if i%100 == 7 {
+				sku = "XPS13"
+			}
+			lines[i] = orders.Line{ExternalID: fmt.Sprintf("l%d", i), SKU: sku, Name: "Item", Quantity: int64(1 + i%3), UnitPrice: int64(100 + i)}
+			total += lines[i].Quantity * lines[i].UnitPrice
+		}
+		e.receive(t, order("big", now, cid, "big@example.com", lines...))
+		if n := e.process(t); n != 1 {
+			t.Fatalf("processed %d events, want 1", n)
+		}
+		v, err := e.orders.ByExternalID(ctx, e.ws.ID, orders.API, "big")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(v.Lines) != 1000 || v.Gross != total || v.Net != total || len(v.Touches) != 1 {
+			t.Fatalf("%d lines, gross %d (want %d), net %d, %d touches", len(v.Lines), v.Gross, total, v.Net, len(v.Touches))
+		}
+		var deal int64
+		for i, l := range v.Lines {
+			if l.ExternalID != lines[i].ExternalID || l.SKU != lines[i].SKU || l.AmountRC != lines[i].Quantity*lines[i].UnitPrice {
+				t.Fatalf("line %d: %+v, want %+v", i, l, lines[i])
+			}
+			want := "halo"
+			if l.SKU == "XPS13" {
+				want = "deal"
+				deal += l.AmountRC
+			}
+			if l.Kind != want || l.How != orders.ByClick {
+				t.Fatalf("line %d (%s): %s/%s, want %s/click", i, l.SKU, l.Kind, l.How, want)
+			}
+		}
+		if v.Deal != deal || v.Halo != total-deal {
+			t.Fatalf("deal %d, halo %d; want %d, %d", v.Deal, v.Halo, deal, total-deal)
+		}
+		ledger := func() (n int, sum int64) {
+			t.Helper()
+			if err := db.R.QueryRow(`SELECT COUNT(*), COALESCE(SUM(amount), 0) FROM ledger WHERE order_id = $1`, v.ID).Scan(&n, &sum); err != nil {
+				t.Fatal(err)
+			}
+			return n, sum
+		}
+		if n, sum := ledger(); n != 1000 || sum != total {
+			t.Fatalf("ledger: %d entries summing to %d", n, sum)
+		}
+		// A refund of an amount is spread over every line.
+		e.receive(t, orders.Event{Source: orders.API, Kind: orders.Refunded, Refund: &orders.Refund{ExternalID: "r1", OrderExternalID: "big", Amount: total / 2}})
+		e.process(t)
+		if n, sum := ledger(); n != 2000 || sum != total-total/2 {
+			t.Fatalf("after the refund, ledger: %d entries summing to %d", n, sum)
+		}
+		e.receive(t, orders.Event{Source: orders.API, Kind: orders.Cancelled, Cancel: &orders.Cancel{OrderExternalID: "big"}})
+		e.process(t)
+		if n, sum := ledger(); n != 3000 || sum != 0 {
+			t.Fatalf("after the cancellation, ledger: %d entries summing to %d", n, sum)
+		}
+	})
+}
+
+// Orders received and processed at once, as the API does under load: on
+// SQLite their writes are committed in groups. Each is applied once, an
+// order that must wait holds up no other, and the same event sent twice at
+// once is stored and applied once.
+func TestConcurrentIngestion(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		e := setup(t, db)
+		now := time.Now().UTC()
+		cid, _ := e.click(t, now.Add(-time.Hour))
+		var codes []string
+		for i := range 5 {
+			c, err := e.offers.Claim(ctx, e.offer, offers.ClaimRequest{Identity: social.Identity{Network: "web", AccountID: fmt.Sprint("v", i)}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			codes = append(codes, c.Code)
+		}
+		const n = 60
+		events := make([]orders.Event, n)
+		for i := range events {
+			ev := order(fmt.Sprint("c", i), now, "", fmt.Sprintf("c%d@example.com", i%7), orders.Line{SKU: "XPS13", Quantity: 1, UnitPrice: 99900},
+				orders.Line{SKU: "BAG", Quantity: 1, UnitPrice: 2500})
+			switch {
+			case i%10 == 9:
+				ev.Order.ClickID = id.NewAt("", now) // not written yet: waits
+			case i%3 == 0:
+				ev.Order.ClickID = cid
+			case i%3 == 1 && i/3 < len(codes):
+				ev.Order.Codes = []string{codes[i/3]}
+			}
+			events[i] = ev
+		}
+		for _, ev := range events[:9] { // sent twice (as copies: Receive normalises an order's codes in place)
+			o := *ev.Order
+			o.Codes = append([]string(nil), o.Codes...)
+			ev.Order = &o
+			events = append(events, ev)
+		}
+		type outcome struct {
+			r       orders.Receipt
+			settled bool
+			err     error
+		}
+		out := make([]outcome, len(events))
+		var wg sync.WaitGroup
+		for i, ev := range events {
+			wg.Go(func() {
+				r, err := e.orders.Receive(ctx, e.ws.ID, ev)
+				if err == nil {
+					out[i].settled, err = e.orders.Process(ctx, r.EventID)
+				}
+				out[i].r, out[i].err = r, err
+			})
+		}
+		wg.Wait()
+		for i, o := range out {
+			if o.err != nil {
+				t.Fatalf("event %d: %v", i, o.err)
+			}
+			first := i % n
+			if waits := first%10 == 9; o.settled == waits {
+				t.Errorf("event %d: settled %v", i, o.settled)
+			}
+			if a := out[first].r; i >= n && (a.EventID != o.r.EventID || a.Duplicate == o.r.Duplicate) {
+				t.Errorf("event %d sent twice: %+v and %+v", first, a, o.r)
+			}
+		}
+		count := func(q string) (v int64) {
+			t.Helper()
+			if err := db.R.QueryRow(q, e.ws.ID).Scan(&v); err != nil {
+				t.Fatal(err)
+			}
+			return v
+		}
+		if got := count(`SELECT COUNT(*) FROM order_events WHERE workspace_id = $1`); got != n {
+			t.Errorf("%d events stored, want %d", got, n)
+		}
+		if got := count(`SELECT COUNT(*) FROM order_events WHERE workspace_id = $1 AND processed_at IS NULL AND attempts = 1 AND error LIKE '%not written yet'`); got != n/10 {
+			t.Errorf("%d events wait for their click, want %d", got, n/10)
+		}
+		if got := count(`SELECT COUNT(*) FROM orders WHERE workspace_id = $1`); got != n-n/10 {
+			t.Errorf("%d orders, want %d", got, n-n/10)
+		}
+		if got := count(`SELECT COALESCE(SUM(amount), 0) FROM ledger WHERE workspace_id = $1`); got != (n-n/10)*(99900+2500) {
+			t.Errorf("the ledger sums to %d", got)
+		}
+		if got := count(`SELECT COUNT(*) FROM claims WHERE workspace_id = $1 AND status = 'redeemed'`); got != int64(len(codes)) {
+			t.Errorf("%d codes redeemed, want %d", got, len(codes))
+		}
+		for i := range n - n/10 {
+			if i%10 == 9 {
+				continue
+			}
+			ext := fmt.Sprint("c", i)
+			want := "XPS13=none/ BAG=none/"
+			if events[i].Order.ClickID != "" {
+				want = "XPS13=deal/click BAG=halo/click"
+			} else if len(events[i].Order.Codes) > 0 {
+				want = "XPS13=deal/code BAG=halo/code"
+			}
+			if got := lineKinds(t, db, ext); got != want && !strings.Contains(got, "customer") {
+				t.Errorf("order %s: %s, want %s", ext, got, want)
+			}
 		}
 	})
 }

@@ -41,7 +41,7 @@ const (
 // event is applied in one transaction that first marks it processed, so
 // only one of them commits its effects.
 func (s *Store) ProcessDue(ctx context.Context, limit int) (int, error) {
-	rows, err := s.db.R.QueryContext(ctx, `SELECT id FROM order_events WHERE processed_at IS NULL AND due_at <= $1 ORDER BY due_at, id LIMIT $2`,
+	rows, err := s.reader().QueryContext(ctx, `SELECT id FROM order_events WHERE processed_at IS NULL AND due_at <= $1 ORDER BY due_at, id LIMIT $2`,
 		time.Now().UnixMicro(), limit)
 	if err != nil {
 		return 0, fmt.Errorf("orders: due events: %w", err)
@@ -74,36 +74,31 @@ func (s *Store) ProcessDue(ctx context.Context, limit int) (int, error) {
 
 // Process applies one received event. It reports whether the event is
 // settled (applied, or rejected for good); one that must wait is
-// rescheduled.
+// rescheduled. On SQLite, concurrent calls commit together (see group).
 func (s *Store) Process(ctx context.Context, eventID string) (bool, error) {
-	var applied stored
-	var wsID string
-	err := s.db.Tx(ctx, func(tx *sql.Tx) error {
-		var payload string
-		now := time.Now().UnixMicro()
-		err := tx.QueryRowContext(ctx, `UPDATE order_events SET processed_at = $1, error = '' WHERE id = $2 AND processed_at IS NULL
-			RETURNING workspace_id, payload`, now, eventID).Scan(&wsID, &payload)
-		if errors.Is(err, sql.ErrNoRows) {
-			return nil // another process settled it
-		}
-		if err != nil {
+	var out outcome
+	var err error
+	if s.group != nil {
+		out, err = s.group.process(ctx, eventID)
+	} else {
+		s.stmts.prepareWanted(ctx) // before the transaction holds the writer
+		err = s.db.Tx(ctx, func(tx *sql.Tx) error {
+			var err error
+			out, err = s.processIn(ctx, tx, eventID)
 			return err
-		}
-		var ev stored
-		if err := json.Unmarshal([]byte(payload), &ev); err != nil {
-			return rejected{"the stored event is unreadable: " + err.Error()}
-		}
-		applied = ev
-		return s.apply(ctx, tx, wsID, ev)
-	})
+		})
+	}
 	var wait retryLater
 	var rej rejected
 	switch {
 	case err == nil:
-		if applied.Kind == Placed {
-			// Refunds and cancellations that came before their order
-			// apply now rather than at their next try.
-			return true, s.processWaiting(ctx, wsID, applied.Source, applied.Order.ExternalID)
+		// Refunds and cancellations that came before their order apply
+		// now rather than at their next try. On SQLite, whether any
+		// waited is known from the transaction: no event can be stored
+		// while it holds the writer. On PostgreSQL one may have been
+		// stored (and failed to find the order) since, so look.
+		if out.applied.Kind == Placed && (out.waiting || s.db.Dialect != store.SQLite) {
+			return true, s.processWaiting(ctx, out.wsID, out.applied.Source, out.applied.Order.ExternalID)
 		}
 		return true, nil
 	case errors.As(err, &rej):
@@ -128,8 +123,56 @@ func (s *Store) Process(ctx context.Context, eventID string) (bool, error) {
 	return false, fmt.Errorf("orders: process %s: %w", eventID, err)
 }
 
+// outcome is what processing an event did.
+type outcome struct {
+	applied stored // the event applied: zero if another process settled it
+	wsID    string
+	waiting bool // events about the order applied wait for it
+}
+
+// processIn marks an event processed and applies it, in tx.
+func (s *Store) processIn(ctx context.Context, tx *sql.Tx, eventID string) (outcome, error) {
+	// The transaction ends if ctx does (database/sql rolls it back before
+	// its next statement); its statements, all short, are not interrupted
+	// midway, which spares the driver a watcher per statement.
+	ctx = context.WithoutCancel(ctx)
+	q := s.inTx(tx)
+	var out outcome
+	var payload string
+	var currency, existing sql.NullString
+	var windowDays sql.NullInt64
+	now := time.Now().UnixMicro()
+	// Marking the event processed comes first and also reads what
+	// applying it needs: the workspace's settings; for an order whether
+	// it is recorded already, and whether refunds or cancellations of it
+	// wait for it.
+	err := q.QueryRowContext(ctx, `UPDATE order_events SET processed_at = $1, error = '' WHERE id = $2 AND processed_at IS NULL
+		RETURNING workspace_id, payload,
+		(SELECT currency FROM order_settings s WHERE s.workspace_id = order_events.workspace_id),
+		(SELECT window_days FROM order_settings s WHERE s.workspace_id = order_events.workspace_id),
+		CASE WHEN kind = 'order' THEN (SELECT id FROM orders o WHERE o.workspace_id = order_events.workspace_id AND o.source = order_events.source
+			AND o.external_id = order_events.order_ref) END,
+		kind = 'order' AND EXISTS (SELECT 1 FROM order_events w WHERE w.workspace_id = order_events.workspace_id AND w.source = order_events.source
+			AND w.order_ref = order_events.order_ref AND w.processed_at IS NULL AND w.kind <> 'order')`,
+		now, eventID).Scan(&out.wsID, &payload, &currency, &windowDays, &existing, &out.waiting)
+	if errors.Is(err, sql.ErrNoRows) {
+		return outcome{}, nil // another process settled it
+	}
+	if err != nil {
+		return outcome{}, err
+	}
+	if err := json.Unmarshal([]byte(payload), &out.applied); err != nil {
+		return outcome{}, rejected{"the stored event is unreadable: " + err.Error()}
+	}
+	st := DefaultSettings
+	if currency.Valid {
+		st = Settings{Currency: currency.String, WindowDays: int(windowDays.Int64)}
+	}
+	return out, s.apply(ctx, q, out.wsID, out.applied, st, existing.String)
+}
+
 func (s *Store) processWaiting(ctx context.Context, wsID, source, orderRef string) error {
-	rows, err := s.db.R.QueryContext(ctx, `SELECT id FROM order_events WHERE workspace_id = $1 AND source = $2 AND order_ref = $3
+	rows, err := s.reader().QueryContext(ctx, `SELECT id FROM order_events WHERE workspace_id = $1 AND source = $2 AND order_ref = $3
 		AND processed_at IS NULL AND kind <> 'order' ORDER BY received_at`, wsID, source, orderRef)
 	if err != nil {
 		return err
@@ -152,14 +195,17 @@ func (s *Store) processWaiting(ctx context.Context, wsID, source, orderRef strin
 	return rows.Err()
 }
 
-func (s *Store) apply(ctx context.Context, tx *sql.Tx, wsID string, ev stored) error {
+// apply applies an event in the transaction q: st are the workspace's
+// settings and, for an order, existing is the ID under which it is
+// recorded already ("" if it is not).
+func (s *Store) apply(ctx context.Context, q querier, wsID string, ev stored, st Settings, existing string) error {
 	switch ev.Kind {
 	case Placed:
-		return s.place(ctx, tx, wsID, ev)
+		return s.place(ctx, q, wsID, ev, st, existing)
 	case Refunded:
-		return s.refund(ctx, tx, wsID, ev.Source, *ev.Refund)
+		return s.refund(ctx, q, wsID, ev.Source, *ev.Refund, st)
 	case Cancelled:
-		return s.cancel(ctx, tx, wsID, ev.Source, *ev.Cancel)
+		return s.cancel(ctx, q, wsID, ev.Source, *ev.Cancel)
 	}
 	return rejected{"unknown event kind " + string(ev.Kind)}
 }
@@ -217,19 +263,10 @@ func (c converter) convert(minor int64) int64 {
 // place records a paid order, its lines and sales, what touched it, and
 // redeems the codes it used. A version of an order already recorded
 // changes nothing: amounts, once in the ledger, change only by refunds.
-func (s *Store) place(ctx context.Context, tx *sql.Tx, wsID string, ev stored) error {
+func (s *Store) place(ctx context.Context, q querier, wsID string, ev stored, st Settings, existing string) error {
 	o := ev.Order
-	var have string
-	err := tx.QueryRowContext(ctx, `SELECT id FROM orders WHERE workspace_id = $1 AND source = $2 AND external_id = $3`, wsID, ev.Source, o.ExternalID).Scan(&have)
-	if err == nil {
-		_, err = tx.ExecContext(ctx, `UPDATE orders SET version = $1 WHERE id = $2 AND version < $1`, o.UpdatedAt.UnixMicro(), have)
-		return err
-	}
-	if !errors.Is(err, sql.ErrNoRows) {
-		return err
-	}
-	st, err := settingsIn(ctx, tx, wsID)
-	if err != nil {
+	if existing != "" {
+		_, err := q.ExecContext(ctx, `UPDATE orders SET version = $1 WHERE id = $2 AND version < $1`, o.UpdatedAt.UnixMicro(), existing)
 		return err
 	}
 	conv, err := newConverter(o.Currency, st.Currency, o.Rate)
@@ -245,7 +282,7 @@ func (s *Store) place(ctx context.Context, tx *sql.Tx, wsID string, ev stored) e
 		lines[i] = lineRow{Line: l, id: id.New("oln"), amount: amount, amountRC: conv.convert(amount), kind: "none"}
 		total += lines[i].amountRC
 	}
-	touches, err := findTouches(ctx, tx, wsID, orderID, o, ev.Customer, placed, time.Duration(st.WindowDays)*24*time.Hour)
+	touches, err := findTouches(ctx, q, wsID, orderID, o, ev.Customer, placed, time.Duration(st.WindowDays)*24*time.Hour)
 	if err != nil {
 		return err
 	}
@@ -254,35 +291,39 @@ func (s *Store) place(ctx context.Context, tx *sql.Tx, wsID string, ev stored) e
 		// second or two): wait for it rather than lose the attribution.
 		return retryLater{"the order's click " + o.ClickID + " is not written yet"}
 	}
-	if err := classify(ctx, tx, lines, touches.list); err != nil {
+	if err := s.classify(ctx, q, lines, touches.list); err != nil {
 		return err
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO orders (id, workspace_id, source, external_id, placed_at, version, currency, rate, click_id, customer, codes, status, total, created_at)
+	if _, err := q.ExecContext(ctx, `INSERT INTO orders (id, workspace_id, source, external_id, placed_at, version, currency, rate, click_id, customer, codes, status, total, created_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'placed', $12, $13)`,
 		orderID, wsID, ev.Source, o.ExternalID, placed.UnixMicro(), o.UpdatedAt.UnixMicro(), o.Currency, strings.TrimSpace(o.Rate), o.ClickID, ev.Customer,
 		strings.Join(o.Codes, " "), total, time.Now().UnixMicro()); err != nil {
 		return fmt.Errorf("orders: insert order: %w", err)
 	}
-	for i, l := range lines {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO order_lines (id, order_id, workspace_id, n, external_id, sku, name, quantity, unit_price, discount, amount, amount_rc, kind, how, offer_id)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
-			l.id, orderID, wsID, i+1, l.ExternalID, l.SKU, l.Name, l.Quantity, l.UnitPrice, l.Discount, l.amount, l.amountRC, l.kind, l.how, store.Null(l.offerID)); err != nil {
-			return fmt.Errorf("orders: insert line: %w", err)
-		}
-		if err := ledger(ctx, tx, wsID, orderID, l.id, "sale", "", l.amountRC, placed); err != nil {
-			return err
-		}
+	if err := s.insertRows(ctx, q, `INSERT INTO order_lines (id, order_id, workspace_id, n, external_id, sku, name, quantity, unit_price, discount, amount, amount_rc, kind, how, offer_id) VALUES `, "",
+		15, len(lines), func(i int, args []any) []any {
+			l := lines[i]
+			return append(args, l.id, orderID, wsID, i+1, l.ExternalID, l.SKU, l.Name, l.Quantity, l.UnitPrice, l.Discount, l.amount, l.amountRC, l.kind, l.how, store.Null(l.offerID))
+		}); err != nil {
+		return fmt.Errorf("orders: insert lines: %w", err)
 	}
-	for _, t := range touches.list {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO order_touches (order_id, workspace_id, touch, how, at, link_id, post_id, account_id, member_id, offer_id, claim_id)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
-			orderID, wsID, t.Key, t.How, t.At.UnixMicro(), t.LinkID, t.PostID, t.AccountID, t.MemberID, t.OfferID, t.ClaimID); err != nil {
-			return fmt.Errorf("orders: insert touch: %w", err)
-		}
+	sales := make([]entry, len(lines))
+	for i, l := range lines {
+		sales[i] = entry{lineID: l.id, amount: l.amountRC}
+	}
+	if err := s.ledger(ctx, q, wsID, orderID, "sale", "", placed, sales); err != nil {
+		return err
+	}
+	if err := s.insertRows(ctx, q, `INSERT INTO order_touches (order_id, workspace_id, touch, how, at, link_id, post_id, account_id, member_id, offer_id, claim_id) VALUES `, "",
+		11, len(touches.list), func(i int, args []any) []any {
+			t := touches.list[i]
+			return append(args, orderID, wsID, t.Key, t.How, t.At.UnixMicro(), t.LinkID, t.PostID, t.AccountID, t.MemberID, t.OfferID, t.ClaimID)
+		}); err != nil {
+		return fmt.Errorf("orders: insert touches: %w", err)
 	}
 	ref := ev.Source + ":" + o.ExternalID
 	for _, code := range o.Codes {
-		if _, err := offers.RedeemIn(ctx, tx, wsID, code, ref); err != nil && !isRefusal(err) && !errors.Is(err, store.ErrNotFound) {
+		if _, err := offers.RedeemIn(ctx, q, wsID, code, ref); err != nil && !isRefusal(err) && !errors.Is(err, store.ErrNotFound) {
 			return err
 		}
 	}
@@ -302,9 +343,19 @@ type lineRow struct {
 	offerID          string
 }
 
-func ledger(ctx context.Context, tx *sql.Tx, wsID, orderID, lineID, entry, ref string, amount int64, at time.Time) error {
-	_, err := tx.ExecContext(ctx, `INSERT INTO ledger (id, workspace_id, order_id, line_id, entry, ref, amount, at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-		ON CONFLICT (line_id, entry, ref) DO NOTHING`, id.New("led"), wsID, orderID, lineID, entry, ref, amount, at.UnixMicro())
+// entry is a ledger entry of an order line.
+type entry struct {
+	lineID string
+	amount int64
+}
+
+// ledger writes entries of one kind (sale, refund or cancel) and ref; an
+// entry written already is not written again.
+func (s *Store) ledger(ctx context.Context, q store.Querier, wsID, orderID, kind, ref string, at time.Time, entries []entry) error {
+	err := s.insertRows(ctx, q, `INSERT INTO ledger (id, workspace_id, order_id, line_id, entry, ref, amount, at) VALUES `, ` ON CONFLICT (line_id, entry, ref) DO NOTHING`,
+		8, len(entries), func(i int, args []any) []any {
+			return append(args, id.New("led"), wsID, orderID, entries[i].lineID, kind, ref, entries[i].amount, at.UnixMicro())
+		})
 	if err != nil {
 		return fmt.Errorf("orders: ledger: %w", err)
 	}
@@ -318,53 +369,52 @@ type openLine struct {
 	amountRC, left      int64
 }
 
-func (s *Store) openOrder(ctx context.Context, tx *sql.Tx, wsID, source, externalID string) (string, string, []openLine, error) {
-	var orderID, status string
-	err := tx.QueryRowContext(ctx, `SELECT id, status FROM orders WHERE workspace_id = $1 AND source = $2 AND external_id = $3`+s.db.ForUpdate(),
-		wsID, source, externalID).Scan(&orderID, &status)
+// openOrder finds and locks the order an event is about, with its
+// currency and rate, and reads what is left of each of its lines.
+func (s *Store) openOrder(ctx context.Context, q querier, wsID, source, externalID string) (o openOrder, err error) {
+	err = q.QueryRowContext(ctx, `SELECT id, status, currency, rate FROM orders WHERE workspace_id = $1 AND source = $2 AND external_id = $3`+s.db.ForUpdate(),
+		wsID, source, externalID).Scan(&o.id, &o.status, &o.currency, &o.rate)
 	if errors.Is(err, sql.ErrNoRows) {
-		return "", "", nil, retryLater{"order " + externalID + " has not arrived yet"}
+		return o, retryLater{"order " + externalID + " has not arrived yet"}
 	}
 	if err != nil {
-		return "", "", nil, err
+		return o, err
 	}
-	rows, err := tx.QueryContext(ctx, `SELECT l.id, l.external_id, l.sku, l.quantity, l.amount_rc, COALESCE(SUM(g.amount), 0)
-		FROM order_lines l LEFT JOIN ledger g ON g.line_id = l.id WHERE l.order_id = $1 GROUP BY l.id, l.external_id, l.sku, l.quantity, l.amount_rc, l.n ORDER BY l.n`, orderID)
+	rows, err := q.QueryContext(ctx, `SELECT l.id, l.external_id, l.sku, l.quantity, l.amount_rc, COALESCE(SUM(g.amount), 0)
+		FROM order_lines l LEFT JOIN ledger g ON g.line_id = l.id WHERE l.order_id = $1 GROUP BY l.id, l.external_id, l.sku, l.quantity, l.amount_rc, l.n ORDER BY l.n`, o.id)
 	if err != nil {
-		return "", "", nil, err
+		return o, err
 	}
 	defer rows.Close()
-	var lines []openLine
 	for rows.Next() {
 		var l openLine
 		if err := rows.Scan(&l.id, &l.externalID, &l.sku, &l.quantity, &l.amountRC, &l.left); err != nil {
-			return "", "", nil, err
+			return o, err
 		}
-		lines = append(lines, l)
+		o.lines = append(o.lines, l)
 	}
-	return orderID, status, lines, rows.Err()
+	return o, rows.Err()
+}
+
+type openOrder struct {
+	id, status     string
+	currency, rate string
+	lines          []openLine
 }
 
 // refund writes a refund into the ledger: per line where the store named
 // the lines, else spread over the lines in proportion to what is left of
 // each. A refund larger than what is left is rejected whole.
-func (s *Store) refund(ctx context.Context, tx *sql.Tx, wsID, source string, r Refund) error {
-	orderID, _, lines, err := s.openOrder(ctx, tx, wsID, source, r.OrderExternalID)
+func (s *Store) refund(ctx context.Context, q querier, wsID, source string, r Refund, st Settings) error {
+	o, err := s.openOrder(ctx, q, wsID, source, r.OrderExternalID)
 	if err != nil {
 		return err
 	}
-	var cur, rate string
-	if err := tx.QueryRowContext(ctx, `SELECT currency, rate FROM orders WHERE id = $1`, orderID).Scan(&cur, &rate); err != nil {
-		return err
-	}
+	orderID, lines, cur := o.id, o.lines, o.currency
 	if r.Currency != "" && r.Currency != cur {
 		return rejected{fmt.Sprintf("the refund is in %s but order %s is in %s", r.Currency, r.OrderExternalID, cur)}
 	}
-	st, err := settingsIn(ctx, tx, wsID)
-	if err != nil {
-		return err
-	}
-	conv, err := newConverter(cur, st.Currency, rate)
+	conv, err := newConverter(cur, st.Currency, o.rate)
 	if err != nil {
 		return rejected{err.Error()}
 	}
@@ -400,6 +450,7 @@ func (s *Store) refund(ctx context.Context, tx *sql.Tx, wsID, source string, r R
 	if at.IsZero() {
 		at = time.Now()
 	}
+	var entries []entry
 	for _, l := range lines {
 		amt, ok := take[l.id]
 		if !ok {
@@ -408,11 +459,9 @@ func (s *Store) refund(ctx context.Context, tx *sql.Tx, wsID, source string, r R
 		if amt > l.left {
 			return rejected{fmt.Sprintf("the refund of line %s (%s) is more than what is left of it (%s)", firstNonEmpty(l.externalID, l.sku), money.Format(amt, st.Currency), money.Format(l.left, st.Currency))}
 		}
-		if err := ledger(ctx, tx, wsID, orderID, l.id, "refund", r.ExternalID, -amt, at); err != nil {
-			return err
-		}
+		entries = append(entries, entry{lineID: l.id, amount: -amt})
 	}
-	return nil
+	return s.ledger(ctx, q, wsID, orderID, "refund", r.ExternalID, at, entries)
 }
 
 func findLine(lines []openLine, rl RefundLine) int {
@@ -440,28 +489,30 @@ func firstNonEmpty(a, b string) string {
 
 // cancel voids an order: what is left of each line leaves the ledger, and
 // the codes it used are released.
-func (s *Store) cancel(ctx context.Context, tx *sql.Tx, wsID, source string, c Cancel) error {
-	orderID, status, lines, err := s.openOrder(ctx, tx, wsID, source, c.OrderExternalID)
-	if err != nil || status == "cancelled" {
+func (s *Store) cancel(ctx context.Context, q querier, wsID, source string, c Cancel) error {
+	o, err := s.openOrder(ctx, q, wsID, source, c.OrderExternalID)
+	if err != nil || o.status == "cancelled" {
 		return err
 	}
 	at := c.At
 	if at.IsZero() {
 		at = time.Now()
 	}
-	for _, l := range lines {
+	var entries []entry
+	for _, l := range o.lines {
 		if l.left != 0 {
-			if err := ledger(ctx, tx, wsID, orderID, l.id, "cancel", "cancel", -l.left, at); err != nil {
-				return err
-			}
+			entries = append(entries, entry{lineID: l.id, amount: -l.left})
 		}
 	}
+	if err := s.ledger(ctx, q, wsID, o.id, "cancel", "cancel", at, entries); err != nil {
+		return err
+	}
 	var codes string
-	if err := tx.QueryRowContext(ctx, `UPDATE orders SET status = 'cancelled' WHERE id = $1 RETURNING codes`, orderID).Scan(&codes); err != nil {
+	if err := q.QueryRowContext(ctx, `UPDATE orders SET status = 'cancelled' WHERE id = $1 RETURNING codes`, o.id).Scan(&codes); err != nil {
 		return err
 	}
 	for _, code := range strings.Fields(codes) {
-		if _, err := offers.ReleaseIn(ctx, tx, wsID, code, source+":"+c.OrderExternalID); err != nil && !errors.Is(err, store.ErrNotFound) {
+		if _, err := offers.ReleaseIn(ctx, q, wsID, code, source+":"+c.OrderExternalID); err != nil && !errors.Is(err, store.ErrNotFound) {
 			return err
 		}
 	}

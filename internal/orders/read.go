@@ -124,42 +124,52 @@ func (s *Store) List(ctx context.Context, wsID string, f Filter) ([]View, error)
 		return nil, err
 	}
 	for i := range out {
-		if err := s.fill(ctx, wsID, st.Currency, &out[i]); err != nil {
+		if err := s.fill(ctx, st.Currency, &out[i]); err != nil {
 			return nil, err
 		}
 	}
 	return out, nil
 }
 
+// orderWithSettings reads one order and the workspace's reporting
+// currency in one query.
+const orderWithSettings = `SELECT o.id, o.source, o.external_id, o.placed_at, o.status, o.currency, o.rate, o.codes, o.click_id, o.customer, s.currency
+	FROM orders o LEFT JOIN order_settings s ON s.workspace_id = o.workspace_id WHERE o.workspace_id = $1 AND `
+
 // Get returns one order of the workspace.
 func (s *Store) Get(ctx context.Context, wsID, orderID string) (View, error) {
-	v, err := scanOrder(s.db.R.QueryRowContext(ctx, `SELECT `+orderCols+` FROM orders WHERE workspace_id = $1 AND id = $2`, wsID, orderID))
-	if err != nil {
-		return v, err
-	}
-	st, err := s.Settings(ctx, wsID)
-	if err != nil {
-		return v, err
-	}
-	return v, s.fill(ctx, wsID, st.Currency, &v)
+	return s.getWhere(ctx, `o.id = $2`, wsID, orderID)
 }
 
 // ByExternalID finds an order by the source's ID.
 func (s *Store) ByExternalID(ctx context.Context, wsID, source, externalID string) (View, error) {
-	var oid string
-	err := s.db.R.QueryRowContext(ctx, `SELECT id FROM orders WHERE workspace_id = $1 AND source = $2 AND external_id = $3`, wsID, source, externalID).Scan(&oid)
+	return s.getWhere(ctx, `o.source = $2 AND o.external_id = $3`, wsID, source, externalID)
+}
+
+func (s *Store) getWhere(ctx context.Context, where string, args ...any) (View, error) {
+	q := s.reader()
+	var v View
+	var codes string
+	var reporting sql.NullString
+	err := q.QueryRowContext(ctx, orderWithSettings+where, args...).Scan(&v.ID, &v.Source, &v.ExternalID, store.T(&v.PlacedAt), &v.Status, &v.Currency, &v.Rate,
+		&codes, &v.ClickID, &v.Customer, &reporting)
 	if errors.Is(err, sql.ErrNoRows) {
 		return View{}, store.ErrNotFound
 	}
 	if err != nil {
 		return View{}, err
 	}
-	return s.Get(ctx, wsID, oid)
+	v.Codes = append([]string{}, strings.Fields(codes)...)
+	if !reporting.Valid {
+		reporting.String = DefaultSettings.Currency
+	}
+	return v, s.fill(ctx, reporting.String, &v)
 }
 
-func (s *Store) fill(ctx context.Context, wsID, reporting string, v *View) error {
+func (s *Store) fill(ctx context.Context, reporting string, v *View) error {
+	q := s.reader()
 	v.Reporting = reporting
-	rows, err := s.db.R.QueryContext(ctx, `SELECT l.external_id, l.sku, l.name, l.quantity, l.unit_price, l.discount, l.amount, l.amount_rc, l.kind, l.how,
+	rows, err := q.QueryContext(ctx, `SELECT l.external_id, l.sku, l.name, l.quantity, l.unit_price, l.discount, l.amount, l.amount_rc, l.kind, l.how,
 		COALESCE(l.offer_id, ''), COALESCE(SUM(CASE WHEN g.entry <> 'sale' THEN -g.amount ELSE 0 END), 0)
 		FROM order_lines l LEFT JOIN ledger g ON g.line_id = l.id WHERE l.order_id = $1
 		GROUP BY l.id, l.n, l.external_id, l.sku, l.name, l.quantity, l.unit_price, l.discount, l.amount, l.amount_rc, l.kind, l.how, l.offer_id ORDER BY l.n`, v.ID)
@@ -188,7 +198,7 @@ func (s *Store) fill(ctx context.Context, wsID, reporting string, v *View) error
 		return err
 	}
 	v.Net = v.Gross - v.Refunded
-	rows, err = s.db.R.QueryContext(ctx, `SELECT t.touch, t.how, t.at, t.link_id, t.post_id, t.account_id, t.member_id, t.offer_id, t.claim_id,
+	rows, err = q.QueryContext(ctx, `SELECT t.touch, t.how, t.at, t.link_id, t.post_id, t.account_id, t.member_id, t.offer_id, t.claim_id,
 		COALESCE(p.body, ''), COALESCE(a.handle, ''), COALESCE(a.network, ''), COALESCE(m.name, ''), COALESCE(f.title, ''), COALESCE(c.handle, ''), COALESCE(c.code, '')
 		FROM order_touches t LEFT JOIN posts p ON p.id = t.post_id LEFT JOIN accounts a ON a.id = t.account_id LEFT JOIN members m ON m.id = t.member_id
 		LEFT JOIN offers f ON f.id = t.offer_id LEFT JOIN claims c ON c.id = t.claim_id

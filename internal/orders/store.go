@@ -20,13 +20,19 @@ import (
 
 // Store keeps orders, their ledger and their touches.
 type Store struct {
-	db   *store.DB
-	keys *secret.Keys
+	db    *store.DB
+	keys  *secret.Keys
+	stmts *stmtCache // nil: statements are not kept prepared
+	group *group     // nil: each event is applied in a transaction of its own
 }
 
 // NewStore returns a Store. keys salts customers' email hashes and seals
 // webhook secrets.
-func NewStore(db *store.DB, keys *secret.Keys) *Store { return &Store{db: db, keys: keys} }
+func NewStore(db *store.DB, keys *secret.Keys) *Store {
+	s := &Store{db: db, keys: keys, stmts: newStmtCache(db)}
+	s.group = newGroup(s)
+	return s
+}
 
 // Settings are a workspace's order settings.
 type Settings struct {
@@ -39,7 +45,7 @@ var DefaultSettings = Settings{Currency: "USD", WindowDays: 30}
 
 // Settings returns the workspace's order settings.
 func (s *Store) Settings(ctx context.Context, wsID string) (Settings, error) {
-	return settingsIn(ctx, s.db.R, wsID)
+	return settingsIn(ctx, s.reader(), wsID)
 }
 
 func settingsIn(ctx context.Context, q store.Querier, wsID string) (Settings, error) {
@@ -97,9 +103,10 @@ type stored struct {
 
 // Bounds on what a source may send.
 const (
-	maxLines = 1000
-	maxCodes = 20
-	maxText  = 200
+	maxLineTotal = 1e13 // minor units: 100 billion dollars
+	maxLines     = 1000
+	maxCodes     = 20
+	maxText      = 200
 )
 
 // Check validates an event against the workspace's settings: the errors a
@@ -149,7 +156,11 @@ func (s *Store) Check(ctx context.Context, wsID string, ev Event) error {
 			if l.UnitPrice < 0 || l.UnitPrice > 1e13 {
 				e.Add(f+"unit_price", "must be zero or more (minor units), and below 10^13")
 			}
-			if l.Discount < 0 || l.Quantity > 0 && l.Discount > l.Quantity*l.UnitPrice {
+			// A line's total stays far inside int64, so no sum or
+			// conversion of it can overflow.
+			if l.Quantity > 0 && l.UnitPrice > 0 && l.UnitPrice > maxLineTotal/l.Quantity {
+				e.Add(f+"unit_price", "%s", fmt.Sprintf("makes the line total over %d minor units", int64(maxLineTotal)))
+			} else if l.Discount < 0 || l.Quantity > 0 && l.Discount > l.Quantity*l.UnitPrice {
 				e.Add(f+"discount", "must be between zero and the line's quantity × unit price")
 			}
 		}
@@ -222,6 +233,11 @@ func parseRate(s string) (*big.Rat, error) {
 	if !ok || r.Sign() <= 0 || strings.ContainsAny(s, "/eE") || len(s) > 40 {
 		return nil, fmt.Errorf("%q is not a positive decimal rate such as 1.0834", s)
 	}
+	// Bounded so a converted line total cannot overflow: no two ISO
+	// currencies are a million times apart.
+	if r.Cmp(big.NewRat(1, 1_000_000)) < 0 || r.Cmp(big.NewRat(1_000_000, 1)) > 0 {
+		return nil, fmt.Errorf("%q is outside the rates currencies have (between 0.000001 and 1000000)", s)
+	}
 	return r, nil
 }
 
@@ -254,7 +270,8 @@ func (ev Event) key() string {
 
 // Receive checks an event and commits it, raw, before anything else: the
 // caller answers the sender only after this returns. The same event
-// received twice is stored once. Processing happens after (Process).
+// received twice is stored once. Processing happens after (Process). On
+// SQLite, concurrent calls commit together (see group).
 func (s *Store) Receive(ctx context.Context, wsID string, ev Event) (Receipt, error) {
 	if err := s.Check(ctx, wsID, ev); err != nil {
 		return Receipt{}, err
@@ -272,22 +289,39 @@ func (s *Store) Receive(ctx context.Context, wsID string, ev Event) (Receipt, er
 	if err != nil {
 		return Receipt{}, err
 	}
-	now := time.Now().UnixMicro()
-	r := Receipt{EventID: id.New("oev")}
-	var version any // NULL: only orders have versions
+	rec := &received{id: id.New("oev"), wsID: wsID, source: ev.Source, key: ev.key(), kind: ev.Kind, orderRef: ev.orderRef(), payload: string(payload),
+		at: time.Now().UnixMicro()}
 	if ev.Kind == Placed {
-		version = fmt.Sprintf("%s:%d", ev.Order.ExternalID, ev.Order.UpdatedAt.UnixMicro())
+		rec.version = fmt.Sprintf("%s:%d", ev.Order.ExternalID, ev.Order.UpdatedAt.UnixMicro())
 	}
-	res, err := s.db.W.ExecContext(ctx, `INSERT INTO order_events (id, workspace_id, source, event_key, version_key, kind, order_ref, payload, received_at, due_at)
+	if s.group != nil {
+		return s.group.receive(ctx, rec)
+	}
+	return s.insertEvent(ctx, s.writer(), rec)
+}
+
+// received is an event as order_events keeps it.
+type received struct {
+	id, wsID, source, key string
+	version               any // NULL: only orders have versions
+	kind                  Kind
+	orderRef, payload     string
+	at                    int64
+}
+
+// insertEvent stores a raw event, or finds the one stored before it.
+func (s *Store) insertEvent(ctx context.Context, q store.Querier, e *received) (Receipt, error) {
+	r := Receipt{EventID: e.id}
+	res, err := q.ExecContext(ctx, `INSERT INTO order_events (id, workspace_id, source, event_key, version_key, kind, order_ref, payload, received_at, due_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9) ON CONFLICT DO NOTHING`,
-		r.EventID, wsID, ev.Source, ev.key(), version, ev.Kind, ev.orderRef(), string(payload), now)
+		e.id, e.wsID, e.source, e.key, e.version, e.kind, e.orderRef, e.payload, e.at)
 	if err != nil {
 		return Receipt{}, fmt.Errorf("orders: receive: %w", err)
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
 		r.Duplicate = true
-		err = s.db.W.QueryRowContext(ctx, `SELECT id FROM order_events WHERE workspace_id = $1 AND source = $2 AND (event_key = $3 OR version_key = $4)
-			ORDER BY received_at LIMIT 1`, wsID, ev.Source, ev.key(), version).Scan(&r.EventID)
+		err = q.QueryRowContext(ctx, `SELECT id FROM order_events WHERE workspace_id = $1 AND source = $2 AND (event_key = $3 OR version_key = $4)
+			ORDER BY received_at LIMIT 1`, e.wsID, e.source, e.key, e.version).Scan(&r.EventID)
 	}
 	return r, err
 }

@@ -143,7 +143,7 @@ func clickTouch(ctx context.Context, q store.Querier, wsID, clickID, how string)
 // SKU is one of a touched offer's products, or when the order used the
 // offer's code and the offer names no products (a store-wide deal) and
 // the line was discounted; every other line of a touched order is halo.
-func classify(ctx context.Context, q store.Querier, lines []lineRow, touches []Touch) error {
+func (s *Store) classify(ctx context.Context, q store.Querier, lines []lineRow, touches []Touch) error {
 	if len(touches) == 0 {
 		return nil
 	}
@@ -174,14 +174,19 @@ func classify(ctx context.Context, q store.Querier, lines []lineRow, touches []T
 			oi.how, oi.hasCode = ByCode, true
 		}
 	}
-	for _, offerID := range order {
-		rows, err := q.QueryContext(ctx, `SELECT sku FROM offer_products WHERE offer_id = $1`, offerID)
+	if len(order) > 0 {
+		// The products of every touched offer, in one query.
+		args := make([]any, len(order))
+		for i, offerID := range order {
+			args[i] = offerID
+		}
+		rows, err := q.QueryContext(ctx, `SELECT offer_id, sku FROM offer_products WHERE offer_id IN (`+s.params(1, len(order))+`)`, args...)
 		if err != nil {
 			return err
 		}
 		for rows.Next() {
-			var sku string
-			if err := rows.Scan(&sku); err != nil {
+			var offerID, sku string
+			if err := rows.Scan(&offerID, &sku); err != nil {
 				rows.Close()
 				return err
 			}
