@@ -22,7 +22,6 @@ import (
 
 	"github.com/roost-hq/roost/bench/internal/benchkit"
 	"github.com/roost-hq/roost/internal/offers"
-	"github.com/roost-hq/roost/internal/store"
 	"github.com/roost-hq/roost/internal/team"
 )
 
@@ -38,21 +37,8 @@ func main() {
 		benchkit.Fail("-attempts, -identities, -cap and -concurrency must be positive")
 	}
 	ctx := context.Background()
-	dir, err := os.MkdirTemp("", "roost-bench-claims-")
-	if err != nil {
-		benchkit.Fail("%v", err)
-	}
-	defer os.RemoveAll(dir)
-	d := benchkit.NewDatabase(*kind, *pgURL, dir)
-	defer d.Drop()
-	db, err := store.Open(ctx, d.URL, dir)
-	if err != nil {
-		benchkit.Fail("%v", err)
-	}
-	defer db.Close()
-	if _, err := db.Migrate(ctx); err != nil {
-		benchkit.Fail("%v", err)
-	}
+	db, _, closeDB := benchkit.OpenStore(ctx, *kind, *pgURL, "claims")
+	defer closeDB()
 	w, _, err := team.New(db).CreateOwner(ctx, team.NewOwner{Workspace: "Bench", Email: "bench@example.com", Name: "Bench", Password: "a long benchmark password"})
 	if err != nil {
 		benchkit.Fail("%v", err)

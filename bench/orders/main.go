@@ -36,7 +36,6 @@ import (
 	"github.com/roost-hq/roost/internal/posts"
 	"github.com/roost-hq/roost/internal/secret"
 	"github.com/roost-hq/roost/internal/server"
-	"github.com/roost-hq/roost/internal/store"
 	"github.com/roost-hq/roost/internal/team"
 )
 
@@ -50,21 +49,8 @@ func main() {
 		benchkit.Fail("-orders must be at least 3 and -concurrency positive")
 	}
 	ctx := context.Background()
-	dir, err := os.MkdirTemp("", "roost-bench-orders-")
-	if err != nil {
-		benchkit.Fail("%v", err)
-	}
-	defer os.RemoveAll(dir)
-	d := benchkit.NewDatabase(*kind, *pgURL, dir)
-	defer d.Drop()
-	db, err := store.Open(ctx, d.URL, dir)
-	if err != nil {
-		benchkit.Fail("%v", err)
-	}
-	defer db.Close()
-	if _, err := db.Migrate(ctx); err != nil {
-		benchkit.Fail("%v", err)
-	}
+	db, dir, closeDB := benchkit.OpenStore(ctx, *kind, *pgURL, "orders")
+	defer closeDB()
 	keys, _ := secret.New(secret.Generate())
 	srv, err := server.New(ctx, server.Options{DB: db, Keys: keys, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), BaseURL: "http://127.0.0.1",
 		Clicks: links.RecorderConfig{SpillDir: dir}})

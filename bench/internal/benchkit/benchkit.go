@@ -25,6 +25,7 @@ import (
 	_ "github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/roost-hq/roost/internal/id"
+	"github.com/roost-hq/roost/internal/store"
 )
 
 // Fail prints a one-line error and exits 1.
@@ -276,3 +277,25 @@ func Result(w io.Writer, kv ...any) {
 
 // ErrLost marks a run whose correctness check failed.
 var ErrLost = errors.New("correctness check failed")
+
+// OpenStore makes a fresh, migrated database of kind for a benchmark that
+// drives Roost's stores in-process. close drops it and its directory.
+func OpenStore(ctx context.Context, kind, pgURL, name string) (db *store.DB, dir string, close func()) {
+	dir, err := os.MkdirTemp("", "roost-bench-"+name+"-")
+	if err != nil {
+		Fail("%v", err)
+	}
+	d := NewDatabase(kind, pgURL, dir)
+	db, err = store.Open(ctx, d.URL, dir)
+	if err != nil {
+		Fail("%v", err)
+	}
+	if _, err := db.Migrate(ctx); err != nil {
+		Fail("%v", err)
+	}
+	return db, dir, func() {
+		db.Close()
+		d.Drop()
+		os.RemoveAll(dir)
+	}
+}
