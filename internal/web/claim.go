@@ -87,36 +87,31 @@ func (s *Web) visitor(w http.ResponseWriter, r *http.Request) string {
 
 // person returns who the browser signed in as on a network, if anyone.
 func (s *Web) person(r *http.Request) *social.Identity {
+	p, _ := s.signedIn(r)
+	return p
+}
+
+// signedIn reads the sealed person cookie: who the browser proved to be,
+// and the brand accounts their own token said they follow when they signed
+// in (X checks it that way).
+func (s *Web) signedIn(r *http.Request) (*social.Identity, []string) {
 	c, err := r.Cookie(personCookie)
 	if err != nil {
-		return nil
+		return nil, nil
 	}
 	plain, err := s.Keys.Open(c.Value, "person")
 	if err != nil {
-		return nil
+		return nil, nil
 	}
 	parts := strings.SplitN(plain, "\n", 4)
 	if len(parts) < 3 {
-		return nil
+		return nil, nil
 	}
-	return &social.Identity{Network: parts[0], AccountID: parts[1], Handle: parts[2]}
-}
-
-// followedAtSignIn lists the brand accounts the person's own token said
-// they follow when they signed in (X checks it that way).
-func (s *Web) followedAtSignIn(r *http.Request) []string {
-	c, err := r.Cookie(personCookie)
-	if err != nil {
-		return nil
+	var follows []string
+	if len(parts) == 4 {
+		follows = strings.Fields(parts[3])
 	}
-	plain, err := s.Keys.Open(c.Value, "person")
-	if err != nil {
-		return nil
-	}
-	if parts := strings.SplitN(plain, "\n", 4); len(parts) == 4 {
-		return strings.Fields(parts[3])
-	}
-	return nil
+	return &social.Identity{Network: parts[0], AccountID: parts[1], Handle: parts[2]}, follows
 }
 
 // identity is who claims: the signed-in network person for followers
@@ -409,6 +404,7 @@ func (s *Web) claimPost(w http.ResponseWriter, r *http.Request) {
 // followerOf returns the first of the offer's accounts the person follows,
 // asking each account's network, or "".
 func (s *Web) followerOf(r *http.Request, o offers.Offer, who social.Identity) (string, error) {
+	_, followed := s.signedIn(r)
 	for _, aid := range o.Accounts {
 		a, err := s.Social.Account(r.Context(), o.WorkspaceID, aid)
 		if errors.Is(err, store.ErrNotFound) {
@@ -420,7 +416,7 @@ func (s *Web) followerOf(r *http.Request, o offers.Offer, who social.Identity) (
 		if a.Network != who.Network || a.Disconnected {
 			continue
 		}
-		if slices.Contains(s.followedAtSignIn(r), a.ID) {
+		if slices.Contains(followed, a.ID) {
 			return a.ID, nil
 		}
 		var ok bool

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/roost-hq/roost/internal/offers"
 	"github.com/roost-hq/roost/internal/server"
@@ -16,6 +17,8 @@ import (
 	"github.com/roost-hq/roost/internal/social/bluesky"
 	"github.com/roost-hq/roost/internal/social/bluesky/blueskytest"
 	"github.com/roost-hq/roost/internal/social/mastodon/mastodontest"
+	"github.com/roost-hq/roost/internal/social/x"
+	"github.com/roost-hq/roost/internal/social/x/xtest"
 	"github.com/roost-hq/roost/internal/store"
 	"github.com/roost-hq/roost/internal/store/storetest"
 )
@@ -163,5 +166,53 @@ func TestShopperSignsInWithBluesky(t *testing.T) {
 	wantRedirect(t, b.Post("/o/fans", "/o/fans", url.Values{"action": {"claim"}}), "/o/fans")
 	if codeOn(t, b.Get("/o/fans").Body) == "" {
 		t.Fatal("a follower signed in with Bluesky got no code")
+	}
+}
+
+// TestShopperSignsInWithX: the follow check is made at sign-in with the
+// shopper's own token (connection_status), so the claim needs no call on
+// the brand's token (revoked here to prove it).
+func TestShopperSignsInWithX(t *testing.T) {
+	t.Parallel()
+	f := xtest.New(t)
+	e := servertest.NewWith(t, store.SQLite, func(o *server.Options) {
+		o.X = x.Connector{APIBase: f.URL, AuthorizeBase: f.AuthorizeURL(), ClientID: f.ClientID, ClientSecret: f.ClientSecret}
+	})
+	ctx := context.Background()
+	w, _ := e.Owner("Dell Outlet", "lena@example.com")
+	acct, err := e.Social.Connect(ctx, w.ID, social.Connection{Network: social.X, Profile: social.Profile{RemoteID: f.Brand.ID, Handle: "outlet"},
+		Creds: f.Creds(time.Now().Add(time.Hour))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Offers.Create(ctx, w.ID, "", offers.Input{Slug: "fans", Title: "Fans only", LandingURL: "https://shop.example.com/",
+		Currency: "USD", Cap: 5, Audience: offers.Followers, Accounts: []string{acct.ID}, CodeMode: offers.Unique, Published: true}); err != nil {
+		t.Fatal(err)
+	}
+	ann, _ := f.AddPerson(t, "ann")
+	f.Lock()
+	f.SignInAs, f.Followers[ann.ID] = ann.ID, true
+	f.Unlock()
+
+	b := e.Browser()
+	want(t, b.Get("/o/fans"), 200, "Sign in with X")
+	r := b.Post("/o/fans", "/o/fans", url.Values{"action": {"signin-x"}})
+	resp, err := servertest.NoRedirects(nil).Get(r.Header.Get("Location"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	back, _ := url.Parse(resp.Header.Get("Location"))
+	if back.Path != "/signin/x/callback" {
+		t.Fatalf("authorize sent the browser to %s", back)
+	}
+	wantRedirect(t, b.Get(back.RequestURI()), "/o/fans")
+	want(t, b.Get("/o/fans"), 200, "Signed in as <strong>@ann</strong>")
+	f.Lock()
+	f.Revoked = true
+	f.Unlock()
+	wantRedirect(t, b.Post("/o/fans", "/o/fans", url.Values{"action": {"claim"}}), "/o/fans")
+	if codeOn(t, b.Get("/o/fans").Body) == "" {
+		t.Fatal("a follower signed in with X got no code")
 	}
 }
