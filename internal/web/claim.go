@@ -380,6 +380,14 @@ func (s *Web) claimPost(w http.ResponseWriter, r *http.Request) {
 		}
 		if o.Audience == offers.Followers {
 			if req.FollowerOf, err = s.followerOf(r, o, *who); err != nil {
+				var ne *social.Error
+				if errors.As(err, &ne) {
+					// The brand's network could not answer: say so, keep
+					// nothing, and let the person try again.
+					w.Header().Set("Retry-After", "60")
+					s.renderClaim(w, r, http.StatusServiceUnavailable, o, ws, social.Rules(ne.Network).Name+" could not confirm that you follow just now. Try again in a minute, or prove it with a post below.")
+					return
+				}
 				s.fail(w, r, err)
 				return
 			}

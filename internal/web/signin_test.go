@@ -215,4 +215,27 @@ func TestShopperSignsInWithX(t *testing.T) {
 	if codeOn(t, b.Get("/o/fans").Body) == "" {
 		t.Fatal("a follower signed in with X got no code")
 	}
+
+	// Bob did not follow at sign-in; asking X with the brand's (revoked)
+	// token fails: he is told so, and nothing is claimed.
+	bob, _ := f.AddPerson(t, "bob")
+	f.Lock()
+	f.SignInAs, f.Revoked = bob.ID, false
+	f.Unlock()
+	bb := e.Browser()
+	r = bb.Post("/o/fans", "/o/fans", url.Values{"action": {"signin-x"}})
+	resp, err = servertest.NoRedirects(nil).Get(r.Header.Get("Location"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	back, _ = url.Parse(resp.Header.Get("Location"))
+	wantRedirect(t, bb.Get(back.RequestURI()), "/o/fans")
+	f.Lock()
+	f.Revoked = true
+	f.Unlock()
+	want(t, bb.Post("/o/fans", "/o/fans", url.Values{"action": {"claim"}}), http.StatusServiceUnavailable, "X could not confirm that you follow just now")
+	if codeOn(t, bb.Get("/o/fans").Body) != "" {
+		t.Fatal("a claim was made without a follow check")
+	}
 }
