@@ -48,6 +48,7 @@ type postsData struct {
 	Calendar             bool
 	Month                string // "November 2026"
 	Weeks                [][]calDay
+	HasPosts             bool // the month shows at least one post
 	PrevMonth, NextMonth string // "2026-10"
 }
 
@@ -80,6 +81,7 @@ func (s *Web) calendar(r *http.Request, d *postsData, month string, row func(pos
 	for i := len(ps) - 1; i >= 0; i-- {
 		k := ps[i].ScheduledAt.UTC().Format("2006-01-02")
 		byDay[k] = append(byDay[k], row(ps[i]))
+		d.HasPosts = true
 	}
 	for day := start; day.Before(end); day = day.AddDate(0, 0, 7) {
 		var week []calDay
