@@ -48,7 +48,7 @@ type postsData struct {
 	Calendar             bool
 	Month                string // "November 2026"
 	Weeks                [][]calDay
-	HasPosts             bool // the month shows at least one post
+	HasPosts             bool   // the month shows at least one post
 	PrevMonth, NextMonth string // "2026-10"
 }
 
