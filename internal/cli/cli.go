@@ -49,6 +49,7 @@ type command struct {
 func commands() []command {
 	return []command{
 		{"serve", "run the web server, API and background workers", serve},
+		{"demo", "make a demo workspace with 90 days of activity (in its own database) and serve it", demoCmd},
 		{"migrate", "apply database migrations and exit", migrate},
 		{"admin create", "create a workspace (if needed) and an owner", adminCreate},
 		{"apikey create", "create an API key and print it", apikeyCreate},

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
@@ -13,8 +14,10 @@ import (
 	"github.com/roost-hq/roost/internal/config"
 	"github.com/roost-hq/roost/internal/httpx"
 	"github.com/roost-hq/roost/internal/links"
+	"github.com/roost-hq/roost/internal/secret"
 	"github.com/roost-hq/roost/internal/server"
 	"github.com/roost-hq/roost/internal/social/x"
+	"github.com/roost-hq/roost/internal/store"
 	"github.com/roost-hq/roost/internal/team"
 )
 
@@ -48,9 +51,20 @@ func serve(ctx context.Context, e *Env, args []string) error {
 	if err := server.CheckKey(ctx, db, keys); err != nil {
 		return err
 	}
-	srv, err := server.New(ctx, server.Options{DB: db, Keys: keys, Log: log, BaseURL: cfg.BaseURL, Secure: cfg.Secure(), GeoIPPath: cfg.GeoIPPath,
+	return runServer(ctx, e, &cfg, db, keys, log, start, func(srv *server.Server) error { return firstRunHint(ctx, e, srv.Team, cfg.BaseURL) })
+}
+
+// options are the server options the configuration gives.
+func options(cfg *config.Config, db *store.DB, keys *secret.Keys, log *slog.Logger) server.Options {
+	return server.Options{DB: db, Keys: keys, Log: log, BaseURL: cfg.BaseURL, Secure: cfg.Secure(), GeoIPPath: cfg.GeoIPPath,
 		X:      x.Connector{ClientID: cfg.XClientID, ClientSecret: cfg.XClientSecret},
-		Clicks: links.RecorderConfig{Buffer: cfg.ClickBuffer, BatchSize: cfg.ClickBatchSize, FlushEvery: cfg.ClickFlushEvery, SpillDir: cfg.SpillDir()}})
+		Clicks: links.RecorderConfig{Buffer: cfg.ClickBuffer, BatchSize: cfg.ClickBatchSize, FlushEvery: cfg.ClickFlushEvery, SpillDir: cfg.SpillDir()}}
+}
+
+// runServer builds the server, listens, calls ready (to tell the person what to
+// open) and serves until ctx ends.
+func runServer(ctx context.Context, e *Env, cfg *config.Config, db *store.DB, keys *secret.Keys, log *slog.Logger, start time.Time, ready func(*server.Server) error) error {
+	srv, err := server.New(ctx, options(cfg, db, keys, log))
 	if err != nil {
 		return err
 	}
@@ -61,7 +75,9 @@ func serve(ctx context.Context, e *Env, args []string) error {
 	}
 	log.Info("roost is running", "version", versionString(), "url", cfg.BaseURL, "listen", ln.Addr().String(),
 		"database", db.Where, "startup", time.Since(start).Round(time.Millisecond))
-	if err := firstRunHint(ctx, e, srv.Team, cfg.BaseURL); err != nil {
+	if err := ready(srv); err != nil {
+		ln.Close()
+		srv.Close(ctx)
 		return err
 	}
 	if e.Ready != nil {

@@ -44,9 +44,9 @@ func field(s string) string {
 
 // storeInbound stores one message read from an account, inside the poll's
 // transaction: into its conversation (opened, or reopened), once. Tokens it
-// carries are marked in the same transaction. It reports whether the
-// message was new.
-func storeInbound(ctx context.Context, tx *sql.Tx, a social.Account, m social.Message) (bool, error) {
+// carries are marked in the same transaction. now is when Roost read it.
+// It reports whether the message was new.
+func storeInbound(ctx context.Context, tx *sql.Tx, a social.Account, m social.Message, now time.Time) (bool, error) {
 	m.RemoteID, m.ReplyTo, m.Thread, m.URL = field(m.RemoteID), field(m.ReplyTo), field(m.Thread), field(m.URL)
 	m.Author.Network, m.Author.AccountID, m.Author.Handle = a.Network, field(m.Author.AccountID), field(m.Author.Handle)
 	m.Text = clean(m.Text, maxText)
@@ -60,7 +60,6 @@ func storeInbound(ctx context.Context, tx *sql.Tx, a social.Account, m social.Me
 	if seen > 0 {
 		return false, nil
 	}
-	now := time.Now()
 	at := m.At
 	if at.IsZero() || at.After(now.Add(time.Hour)) {
 		at = now // a missing or wild remote clock: when Roost saw it

@@ -192,7 +192,7 @@ func (p *Poller) poll(ctx context.Context, accountID string) (int, error) {
 			return errLeaseLost
 		}
 		for _, m := range msgs {
-			ok, err := storeInbound(ctx, tx, a, m)
+			ok, err := storeInbound(ctx, tx, a, m, p.DB.Now())
 			if err != nil {
 				return err
 			}

@@ -35,7 +35,7 @@ func (e *ErrNotSent) Error() string { return "the reply was not sent: " + e.Reas
 // for approval. A reply the network refuses is kept with the reason.
 func (s *Store) Reply(ctx context.Context, wsID, convID string, by Author, text string) (Message, error) {
 	var e valid.Errors
-	text = strings.TrimSpace(e.Text("text", text, 1, 5000))
+	text = strings.TrimSpace(e.Lines("text", text, 1, 5000))
 	if err := e.Err(); err != nil {
 		return Message{}, err
 	}
@@ -67,7 +67,7 @@ func (s *Store) Reply(ctx context.Context, wsID, convID string, by Author, text 
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return Message{}, err
 	}
-	now := time.Now().UTC().Truncate(time.Microsecond)
+	now := s.db.Now().UTC().Truncate(time.Microsecond)
 	m := Message{ID: id.New("msg"), Direction: "out", MemberID: by.MemberID, Text: text, Status: status, At: now}
 	if _, err := s.db.W.ExecContext(ctx, `INSERT INTO messages (id, workspace_id, conversation_id, account_id, direction, reply_to, member_id, text, status, at, created_at)
 		VALUES ($1, $2, $3, $4, 'out', $5, $6, $7, $8, $9, $9)`, m.ID, wsID, convID, a.ID, replyTo, store.Null(by.MemberID), text, status, now.UnixMicro()); err != nil {
@@ -133,7 +133,7 @@ func (s *Store) send(ctx context.Context, wsID, msgID, from string) (Message, er
 		pub, err = c.Publish(ctx, conn, d)
 		return err
 	})
-	now := time.Now().UTC()
+	now := s.db.Now().UTC()
 	if callErr != nil {
 		reason := social.AsError(a.Network, callErr).Reason
 		m.Status, m.Error = "failed", reason
@@ -185,7 +185,7 @@ func (s *Store) Templates(ctx context.Context, wsID string) ([]Template, error) 
 func (s *Store) SaveTemplate(ctx context.Context, wsID, name, body string) (Template, error) {
 	var e valid.Errors
 	name = e.Text("name", name, 1, 80)
-	body = e.Text("body", body, 1, 5000)
+	body = e.Lines("body", body, 1, 5000)
 	if err := e.Err(); err != nil {
 		return Template{}, err
 	}

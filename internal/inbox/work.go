@@ -307,7 +307,7 @@ func (s *Store) Get(ctx context.Context, wsID, memberID, convID string) (Convers
 // MarkRead records that the member has seen the conversation.
 func (s *Store) MarkRead(ctx context.Context, convID, memberID string) error {
 	_, err := s.db.W.ExecContext(ctx, `INSERT INTO conversation_reads (conversation_id, member_id, read_at) VALUES ($1, $2, $3)
-		ON CONFLICT (conversation_id, member_id) DO UPDATE SET read_at = excluded.read_at`, convID, memberID, time.Now().UnixMicro())
+		ON CONFLICT (conversation_id, member_id) DO UPDATE SET read_at = excluded.read_at`, convID, memberID, s.db.Now().UnixMicro())
 	return err
 }
 
@@ -340,7 +340,7 @@ func (s *Store) Assign(ctx context.Context, wsID, convID, memberID string) error
 			return valid.New("assignee_id", "is not a member of this workspace")
 		}
 	}
-	_, err := s.db.W.ExecContext(ctx, `UPDATE conversations SET assignee_id = $1, updated_at = $2 WHERE id = $3`, store.Null(memberID), time.Now().UnixMicro(), convID)
+	_, err := s.db.W.ExecContext(ctx, `UPDATE conversations SET assignee_id = $1, updated_at = $2 WHERE id = $3`, store.Null(memberID), s.db.Now().UnixMicro(), convID)
 	return err
 }
 
@@ -352,7 +352,7 @@ func (s *Store) SetStatus(ctx context.Context, wsID, convID, status string) erro
 	if err := s.exists(ctx, wsID, convID); err != nil {
 		return err
 	}
-	now := time.Now().UnixMicro()
+	now := s.db.Now().UnixMicro()
 	var closed any
 	if status == Closed {
 		closed = now
@@ -400,14 +400,14 @@ func (s *Store) SetTags(ctx context.Context, wsID, convID string, tags []string)
 // AddNote keeps an internal note on the conversation.
 func (s *Store) AddNote(ctx context.Context, wsID, convID, memberID, text string) (Note, error) {
 	var e valid.Errors
-	text = e.Text("text", text, 1, 5000)
+	text = e.Lines("text", text, 1, 5000)
 	if err := e.Err(); err != nil {
 		return Note{}, err
 	}
 	if err := s.exists(ctx, wsID, convID); err != nil {
 		return Note{}, err
 	}
-	n := Note{ID: id.New("nte"), Text: text, CreatedAt: time.Now().UTC().Truncate(time.Microsecond)}
+	n := Note{ID: id.New("nte"), Text: text, CreatedAt: s.db.Now().UTC().Truncate(time.Microsecond)}
 	_, err := s.db.W.ExecContext(ctx, `INSERT INTO conversation_notes (id, conversation_id, member_id, text, created_at) VALUES ($1, $2, $3, $4, $5)`,
 		n.ID, convID, store.Null(memberID), text, n.CreatedAt.UnixMicro())
 	return n, err

@@ -274,7 +274,7 @@ func (s *Store) Create(ctx context.Context, wsID string, in NewLink) (Link, erro
 	if err := e.Err(); err != nil {
 		return Link{}, err
 	}
-	now := time.Now().UTC().Truncate(time.Microsecond)
+	now := s.db.Now().UTC().Truncate(time.Microsecond)
 	l.CreatedAt, l.UpdatedAt = now, now
 	for attempt := 0; ; attempt++ {
 		if !l.Custom {

@@ -281,7 +281,7 @@ func (s *Service) Redirect(w http.ResponseWriter, r *http.Request) {
 		s.page(w, http.StatusNotFound, "Link not found", "This link does not exist or has been removed.")
 		return
 	}
-	now := time.Now()
+	now := s.db.Now()
 	tpl, result := e.tpl, "ok"
 	if e.expires != 0 && now.UnixMicro() >= e.expires {
 		if e.fallback == nil {

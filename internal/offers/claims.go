@@ -104,7 +104,7 @@ func scanClaim(row interface{ Scan(...any) error }) (Claim, error) {
 // pool codes are handed out by a conditional update. Everything happens in
 // one transaction, so a refusal leaves nothing behind.
 func (s *Store) Claim(ctx context.Context, o Offer, req ClaimRequest) (Claim, error) {
-	now := time.Now()
+	now := s.db.Now()
 	if err := checkOpen(o, now); err != nil {
 		return Claim{}, err
 	}

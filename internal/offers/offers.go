@@ -247,7 +247,7 @@ func NewStore(db *store.DB) *Store { return &Store{db: db} }
 
 // Create makes an offer.
 func (s *Store) Create(ctx context.Context, wsID, createdBy string, in Input) (Offer, error) {
-	now := time.Now()
+	now := s.db.Now()
 	in, err := in.check(now)
 	if err != nil {
 		return Offer{}, err

@@ -138,8 +138,8 @@ func (s *Store) SampleLink() string { return s.baseURL + "/" + strings.Repeat("x
 // and the offer), and schedules a copy per account.
 func (s *Store) Compose(ctx context.Context, wsID string, by Author, in Compose) (Post, error) {
 	var e valid.Errors
-	body := e.Text("body", in.Body, 1, 5000)
-	now := time.Now().UTC().Truncate(time.Microsecond)
+	body := e.Lines("body", in.Body, 1, 5000)
+	now := s.db.Now().UTC().Truncate(time.Microsecond)
 	at := now
 	if in.At != nil {
 		at = in.At.UTC().Truncate(time.Microsecond)
@@ -346,6 +346,13 @@ func (s *Store) Get(ctx context.Context, wsID, postID string) (Post, error) {
 		return Post{}, store.ErrNotFound
 	}
 	return ps[0], nil
+}
+
+// Published counts the copies the workspace has published, ever.
+func (s *Store) Published(ctx context.Context, wsID string) (int64, error) {
+	var n int64
+	err := s.db.R.QueryRowContext(ctx, `SELECT COUNT(*) FROM post_copies WHERE workspace_id = $1 AND status = 'published'`, wsID).Scan(&n)
+	return n, err
 }
 
 // Cancel stops the copies of a post that have not gone out. A copy a

@@ -57,7 +57,7 @@ func (p *Publisher) Run(ctx context.Context) {
 
 // RunOnce publishes the copies due now and returns how many it handled.
 func (p *Publisher) RunOnce(ctx context.Context) (int, error) {
-	now := time.Now().UnixMicro()
+	now := p.DB.Now().UnixMicro()
 	rows, err := p.DB.R.QueryContext(ctx, `SELECT id FROM post_copies WHERE status IN ('scheduled', 'publishing') AND due_at <= $1
 		AND (lease_until IS NULL OR lease_until < $1) ORDER BY due_at LIMIT 20`, now)
 	if err != nil {
@@ -104,7 +104,7 @@ func (p *Publisher) lease(ctx context.Context, copyID string) (leased, bool, err
 	if lt == 0 {
 		lt = 2 * time.Minute
 	}
-	now := time.Now()
+	now := p.DB.Now()
 	c := leased{lease: id.Token(10)}
 	row := p.DB.W.QueryRowContext(ctx, `UPDATE post_copies SET status = 'publishing', lease = $1, lease_until = $2, attempts = attempts + 1,
 		uncertain = CASE WHEN status = 'publishing' THEN TRUE ELSE uncertain END, updated_at = $3
@@ -159,7 +159,7 @@ func (p *Publisher) publish(ctx context.Context, c leased) error {
 // record writes an attempt's outcome, if this worker still holds the lease.
 func (p *Publisher) record(ctx context.Context, c leased, pub social.Published, callErr error) error {
 	ctx = context.WithoutCancel(ctx) // the outcome is kept even while stopping
-	now := time.Now()
+	now := p.DB.Now()
 	var q string
 	var args []any
 	if callErr == nil {

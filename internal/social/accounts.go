@@ -102,7 +102,7 @@ func (s *Store) Connect(ctx context.Context, wsID string, c Connection) (Account
 	if err := e.Err(); err != nil {
 		return Account{}, err
 	}
-	now := time.Now().UTC()
+	now := s.db.Now().UTC()
 	aid := id.New("acc")
 	var got string
 	err := s.db.Tx(ctx, func(tx *sql.Tx) error {

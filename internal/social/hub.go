@@ -60,7 +60,7 @@ func (h *Hub) Refresh(ctx context.Context, a Account) (Profile, error) {
 	if err != nil {
 		return p, err
 	}
-	return p, h.Store.RecordProfile(ctx, a.ID, p, time.Now().UTC().Truncate(time.Second))
+	return p, h.Store.RecordProfile(ctx, a.ID, p, h.Store.db.Now().UTC().Truncate(time.Second))
 }
 
 // SampleFollowers records the follower count of every connected account

@@ -36,7 +36,7 @@ func (n *SandboxNetwork) Verify(ctx context.Context, c *Conn) (Profile, error) {
 func (n *SandboxNetwork) Publish(ctx context.Context, c *Conn, d Draft) (Published, error) {
 	pid := id.New("sbp")
 	_, err := n.db.W.ExecContext(ctx, `INSERT INTO sandbox_posts (id, account_id, author, text, reply_to, key, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)
-		ON CONFLICT (account_id, key) DO NOTHING`, pid, c.ID, c.Handle, d.Text, d.ReplyTo, d.Key, time.Now().UnixMicro())
+		ON CONFLICT (account_id, key) DO NOTHING`, pid, c.ID, c.Handle, d.Text, d.ReplyTo, d.Key, n.db.Now().UnixMicro())
 	if err != nil {
 		return Published{}, fmt.Errorf("sandbox: publish: %w", err)
 	}
@@ -110,7 +110,7 @@ func (n *SandboxNetwork) Follows(ctx context.Context, c *Conn, person Identity) 
 func (n *SandboxNetwork) Mention(ctx context.Context, a Account, from, text, replyTo string) (Message, error) {
 	var e valid.Errors
 	h := SandboxHandle(&e, "from", from)
-	text = e.Text("text", text, 1, 5000)
+	text = e.Lines("text", text, 1, 5000)
 	if a.Network != Sandbox {
 		e.Add("account", "only sandbox accounts take sandbox mentions")
 	}
@@ -120,7 +120,7 @@ func (n *SandboxNetwork) Mention(ctx context.Context, a Account, from, text, rep
 	if err := e.Err(); err != nil {
 		return Message{}, err
 	}
-	m := Message{RemoteID: id.New("sbp"), Author: Identity{Network: Sandbox, AccountID: h, Handle: "@" + h}, Text: text, ReplyTo: replyTo, At: time.Now().UTC().Truncate(time.Microsecond)}
+	m := Message{RemoteID: id.New("sbp"), Author: Identity{Network: Sandbox, AccountID: h, Handle: "@" + h}, Text: text, ReplyTo: replyTo, At: n.db.Now().UTC().Truncate(time.Microsecond)}
 	m.URL = "sandbox:" + m.RemoteID
 	_, err := n.db.W.ExecContext(ctx, `INSERT INTO sandbox_posts (id, account_id, author, text, reply_to, created_at) VALUES ($1, $2, $3, $4, $5, $6)`,
 		m.RemoteID, a.ID, h, text, replyTo, store.Micros(m.At))
@@ -170,7 +170,7 @@ func (n *SandboxNetwork) SetFollowers(ctx context.Context, account Account, hand
 	if err := e.Err(); err != nil {
 		return nil, err
 	}
-	now := time.Now().UnixMicro()
+	now := n.db.Now().UnixMicro()
 	err := n.db.Tx(ctx, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, `DELETE FROM sandbox_follows WHERE account_id = $1`, account.ID); err != nil {
 			return err

@@ -43,6 +43,18 @@ type DB struct {
 	Dialect Dialect
 	// Where is a description of the database safe to print (no password).
 	Where string
+	// Clock, when set, is what the stores read as the current time; nil
+	// means the system clock. roost demo sets it to replay ninety days of
+	// activity through the same code the server runs.
+	Clock func() time.Time
+}
+
+// Now is the current time as the stores see it.
+func (db *DB) Now() time.Time {
+	if db.Clock != nil {
+		return db.Clock()
+	}
+	return time.Now()
 }
 
 // Querier is what *sql.DB and *sql.Tx have in common, so a function can run

@@ -78,9 +78,21 @@ func As(err error) (*Errors, bool) {
 	return e, ok
 }
 
+// Lines checks a text that may run over several lines, such as a post or
+// a reply: like Text, but line breaks (and tabs) are allowed, and Windows
+// line endings become plain ones.
+func (e *Errors) Lines(field, s string, min, max int) string {
+	s = strings.ReplaceAll(s, "\r\n", "\n")
+	return e.text(field, s, min, max, func(r rune) bool { return unicode.IsControl(r) && r != '\n' && r != '\t' })
+}
+
 // Text checks a short single-line text: trimmed, between min and max
 // characters, no control characters. It returns the trimmed text.
 func (e *Errors) Text(field, s string, min, max int) string {
+	return e.text(field, s, min, max, unicode.IsControl)
+}
+
+func (e *Errors) text(field, s string, min, max int, bad func(rune) bool) string {
 	s = strings.TrimSpace(s)
 	n := utf8.RuneCountInString(s)
 	switch {
@@ -92,7 +104,7 @@ func (e *Errors) Text(field, s string, min, max int) string {
 		e.Add(field, "must be at least %d characters", min)
 	case n > max:
 		e.Add(field, "must be at most %d characters", max)
-	case strings.IndexFunc(s, unicode.IsControl) >= 0:
+	case strings.IndexFunc(s, bad) >= 0:
 		e.Add(field, "must not contain control characters")
 	}
 	return s

@@ -37,6 +37,21 @@ func TestTextAndSlug(t *testing.T) {
 			t.Errorf("Text(%q) accepted", bad)
 		}
 	}
+	if got := e.Lines("body", " Line one\r\n\n\tLine two ", 1, 40); got != "Line one\n\n\tLine two" || e.Err() != nil {
+		t.Fatalf("Lines = %q, %v", got, e.Err())
+	}
+	for _, bad := range []string{"", "a\x00b", "a\rb", "a\x1bb", "\xff"} {
+		var e Errors
+		e.Lines("body", bad, 1, 10)
+		if e.Err() == nil {
+			t.Errorf("Lines(%q) accepted", bad)
+		}
+	}
+	var one Errors
+	one.Text("name", "two\nlines", 1, 20)
+	if one.Err() == nil {
+		t.Error("Text accepted a line break")
+	}
 	for in, ok := range map[string]bool{"dell-outlet": true, "a": true, "-a": false, "A": false, "a_b": false, "": false} {
 		var e Errors
 		e.Slug("slug", in)
