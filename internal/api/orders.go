@@ -157,7 +157,16 @@ func (a *API) listOrders(w http.ResponseWriter, r *http.Request) error {
 	if kind != "" && kind != "deal" && kind != "halo" && kind != "none" {
 		return problem(http.StatusBadRequest, "invalid_parameter", "kind must be deal, halo or none.")
 	}
-	os, err := a.Orders.List(r.Context(), caller(r.Context()).WorkspaceID, orders.Filter{Before: cursor, Limit: limit + 1, Kind: kind})
+	f := orders.Filter{Before: cursor, Limit: limit + 1, Kind: kind}
+	for _, dim := range []string{"post", "account", "offer", "member"} {
+		if id := r.URL.Query().Get(dim); id != "" {
+			if f.Reached.ID != "" {
+				return problem(http.StatusBadRequest, "invalid_parameter", "give at most one of post, account, offer and member.")
+			}
+			f.Reached.Dimension, f.Reached.ID = dim, id
+		}
+	}
+	os, err := a.Orders.List(r.Context(), caller(r.Context()).WorkspaceID, f)
 	if err != nil {
 		return err
 	}

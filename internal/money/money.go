@@ -40,6 +40,28 @@ func Format(minor int64, currency string) string {
 	return Decimal(minor, currency) + " " + currency
 }
 
+// Display writes an amount for people: Format with the whole units grouped
+// by thousands ("1,299.00 USD").
+func Display(minor int64, currency string) string {
+	d := Decimal(minor, currency)
+	sign := ""
+	if strings.HasPrefix(d, "-") {
+		sign, d = "-", d[1:]
+	}
+	whole, frac, _ := strings.Cut(d, ".")
+	var b strings.Builder
+	for i, c := range whole {
+		if i > 0 && (len(whole)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	if frac != "" {
+		b.WriteString("." + frac)
+	}
+	return sign + b.String() + " " + currency
+}
+
 // Decimal writes an amount as a plain decimal of its currency: "19.99",
 // "1999" (JPY), "-0.500" (KWD).
 func Decimal(minor int64, currency string) string {

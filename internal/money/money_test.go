@@ -17,6 +17,18 @@ func TestFormatAndParse(t *testing.T) {
 		}
 	}
 	for _, tc := range []struct {
+		minor    int64
+		currency string
+		text     string
+	}{
+		{123456789, "USD", "1,234,567.89 USD"}, {-100000, "EUR", "-1,000.00 EUR"}, {99999, "USD", "999.99 USD"},
+		{1234567, "JPY", "1,234,567 JPY"}, {1000, "JPY", "1,000 JPY"}, {5, "KWD", "0.005 KWD"}, {1234, "XYZ", "1,234 XYZ"},
+	} {
+		if got := Display(tc.minor, tc.currency); got != tc.text {
+			t.Errorf("Display(%d, %s) = %q, want %q", tc.minor, tc.currency, got, tc.text)
+		}
+	}
+	for _, tc := range []struct {
 		in, currency string
 		want         int64
 		ok           bool

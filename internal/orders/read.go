@@ -83,6 +83,10 @@ type Filter struct {
 	Before string // an order ID: list older ones (cursor)
 	Limit  int
 	Kind   string // "deal", "halo" (has such a line), "none" (untouched), or ""
+	// Reached lists only orders one of whose touches came through this
+	// post, account, offer or member (Dimension: post, account, offer or
+	// member; ID: its ID).
+	Reached struct{ Dimension, ID string }
 }
 
 // List returns the workspace's orders, newest first, with their lines and
@@ -97,6 +101,10 @@ func (s *Store) List(ctx context.Context, wsID string, f Filter) ([]View, error)
 	case "deal", "halo", "none":
 		args = append(args, f.Kind)
 		where += fmt.Sprintf(` AND id IN (SELECT order_id FROM order_lines WHERE workspace_id = $1 AND kind = $%d)`, len(args))
+	}
+	if col, ok := map[string]string{"post": "post_id", "account": "account_id", "offer": "offer_id", "member": "member_id"}[f.Reached.Dimension]; ok && f.Reached.ID != "" {
+		args = append(args, f.Reached.ID)
+		where += fmt.Sprintf(` AND id IN (SELECT order_id FROM order_touches WHERE workspace_id = $1 AND %s = $%d)`, col, len(args))
 	}
 	if f.Limit <= 0 || f.Limit > 500 {
 		f.Limit = 50
@@ -215,7 +223,7 @@ func (s *Store) fill(ctx context.Context, reporting string, v *View) error {
 			rows.Close()
 			return err
 		}
-		t.Post = clipWords(t.Post, 48)
+		t.Post = ClipWords(t.Post, 48)
 		if t.Account != "" {
 			t.Account = "@" + t.Account + " on " + network
 		}

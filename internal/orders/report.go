@@ -353,13 +353,15 @@ func (s *Store) label(ctx context.Context, wsID, by string, rows []Row) error {
 		case rows[i].Key == "":
 			rows[i].Label = map[string]string{"post": "Not from a post", "account": "No account", "offer": "No offer", "member": "No member"}[by]
 		default:
-			rows[i].Label = clipWords(names[rows[i].Key], 60)
+			rows[i].Label = ClipWords(names[rows[i].Key], 60)
 		}
 	}
 	return nil
 }
 
-func clipWords(s string, n int) string {
+// ClipWords is a text's first line, cut to n characters: how a post is
+// named in reports.
+func ClipWords(s string, n int) string {
 	r := []rune(s)
 	for i, c := range r {
 		if c == '\n' {

@@ -213,7 +213,7 @@ func (s *Web) renderClaim(w http.ResponseWriter, r *http.Request, status int, o 
 	now := time.Now()
 	d := claimData{Offer: o, Brand: ws.Name, Refusal: refusal, Person: s.person(r), Nonce: id.Token(10)}
 	for _, p := range o.Products {
-		d.Products = append(d.Products, productLine{p.Name, money.Format(p.RegularPrice, o.Currency), money.Format(p.DealPrice, o.Currency)})
+		d.Products = append(d.Products, productLine{p.Name, money.Display(p.RegularPrice, o.Currency), money.Display(p.DealPrice, o.Currency)})
 	}
 	switch st := o.State(now); st {
 	case offers.Scheduled:

@@ -51,7 +51,7 @@ func TestClaimPage(t *testing.T) {
 		mk("public", offers.Public, 2)
 		ann := e.Browser()
 		page := ann.Get("/o/public")
-		want(t, page, 200, "XPS 13 for public", "1299.00 USD", "999.00 USD", "2</strong><span>of 2 left", "2 days", "Dell Outlet")
+		want(t, page, 200, "XPS 13 for public", "1,299.00 USD", "999.00 USD", "2</strong><span>of 2 left", "2 days", "Dell Outlet")
 		if codeOn(t, page.Body) != "" {
 			t.Fatal("a code shown before claiming")
 		}

@@ -4,6 +4,7 @@ import (
 	"html/template"
 	"math"
 	"net/http"
+	"net/url"
 	"strconv"
 	"time"
 
@@ -29,6 +30,61 @@ type ordersData struct {
 	Next     string
 	Funnel   orders.Funnel
 	Chart    template.HTML
+	// Reached narrows the list to the orders a post, account, offer or
+	// member reached (from the Overview's top lists).
+	Reached reached
+}
+
+type reached struct {
+	Dimension, ID, Label string
+}
+
+// Query is the filter as a query string parameter ("" when none).
+func (r reached) Query() string {
+	if r.ID == "" {
+		return ""
+	}
+	return r.Dimension + "=" + url.QueryEscape(r.ID)
+}
+
+// reachedBy reads the filter from the query and names what it is.
+func (s *Web) reachedBy(r *http.Request) (reached, error) {
+	ctx, ws := r.Context(), viewerFrom(r).Workspace.ID
+	for _, dim := range []string{"post", "account", "offer", "member"} {
+		id := r.URL.Query().Get(dim)
+		if id == "" {
+			continue
+		}
+		f := reached{Dimension: dim, ID: id}
+		switch dim {
+		case "post":
+			p, err := s.Posts.Get(ctx, ws, id)
+			if err != nil {
+				return f, err
+			}
+			f.Label = "the post “" + orders.ClipWords(p.Body, 60) + "”"
+		case "account":
+			a, err := s.Social.Account(ctx, ws, id)
+			if err != nil {
+				return f, err
+			}
+			f.Label = a.Mention() + "'s posts"
+		case "offer":
+			o, err := s.Offers.Get(ctx, ws, id)
+			if err != nil {
+				return f, err
+			}
+			f.Label = "the offer “" + o.Title + "”"
+		case "member":
+			m, err := s.Team.Member(ctx, ws, id)
+			if err != nil {
+				return f, err
+			}
+			f.Label = m.Name + "'s posts"
+		}
+		return f, nil
+	}
+	return reached{}, nil
 }
 
 type modelOpt struct {
@@ -79,8 +135,14 @@ func (s *Web) ordersPage(w http.ResponseWriter, r *http.Request) {
 	if d.Kind != "deal" && d.Kind != "halo" && d.Kind != "none" {
 		d.Kind = ""
 	}
+	if d.Reached, err = s.reachedBy(r); err != nil {
+		s.fail(w, r, err)
+		return
+	}
 	const perPage = 25
-	if d.Orders, err = s.Orders.List(r.Context(), ws, orders.Filter{Before: q.Get("before"), Limit: perPage + 1, Kind: d.Kind}); err != nil {
+	f := orders.Filter{Before: q.Get("before"), Limit: perPage + 1, Kind: d.Kind}
+	f.Reached.Dimension, f.Reached.ID = d.Reached.Dimension, d.Reached.ID
+	if d.Orders, err = s.Orders.List(r.Context(), ws, f); err != nil {
 		s.fail(w, r, err)
 		return
 	}

@@ -45,7 +45,7 @@ func TestOrdersPage(t *testing.T) {
 			}
 		}
 		page := b.Get("/app/orders?by=offer&model=linear")
-		want(t, page, 200, `id="deal-net">999.00 USD`, `id="halo-net">25.00 USD`, `id="total-net">1024.00 USD`, "199.99 USD",
+		want(t, page, 200, `id="deal-net">999.00 USD`, `id="halo-net">25.00 USD`, `id="total-net">1,024.00 USD`, "199.99 USD",
 			"<td>XPS deal</td>", "Code "+c.Code+", claimed by @ann. Deal 999.00 USD, halo 25.00 USD.", `<option value="linear" selected>`)
 		want(t, page, 200, "human clicks", `id="funnel-orders">1<`, "Download CSV", "<svg")
 		csv := b.Get("/app/orders/revenue.csv?by=offer&model=linear")

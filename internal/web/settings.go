@@ -10,26 +10,9 @@ import (
 	"github.com/roost-hq/roost/internal/valid"
 )
 
-type overviewData struct{ Members, Pending, Keys int }
-
 // teamPageSize bounds the lists on settings pages: a team and its keys are
 // small, and the API pages through larger ones.
 const teamPageSize = 500
-
-func (s *Web) overview(w http.ResponseWriter, r *http.Request) {
-	v := viewerFrom(r)
-	h, err := s.Team.CountMembers(r.Context(), v.Workspace.ID)
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	keys, err := s.Auth.CountActiveKeys(r.Context(), v.Workspace.ID)
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	s.render(w, r, http.StatusOK, "overview", view{Title: "Overview", Data: overviewData{Members: h.Members, Pending: h.Pending, Keys: keys}})
-}
 
 func (s *Web) switchWorkspace(w http.ResponseWriter, r *http.Request) {
 	v := viewerFrom(r)

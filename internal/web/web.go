@@ -118,7 +118,7 @@ func (s *Web) Init() error {
 		"ago":       ago,
 		"list":      func(v ...string) []string { return v },
 		"hasPrefix": strings.HasPrefix,
-		"money":     money.Format,
+		"money":     money.Display,
 		"duration":  duration,
 		"mul100":    func(f float64) float64 { return f * 100 },
 		"pctf": func(part, total int64) string {
@@ -133,6 +133,12 @@ func (s *Web) Init() error {
 				m[kv[i].(string)] = kv[i+1]
 			}
 			return m
+		},
+		"div": func(a, b int64) string {
+			if b <= 0 {
+				return "—"
+			}
+			return strconv.FormatFloat(float64(a)/float64(b), 'f', 1, 64)
 		},
 		"pct": func(part, total int64) int64 {
 			if total <= 0 {
