@@ -89,6 +89,17 @@ func TestOrdersEndpoints(t *testing.T) {
 		if fun.Funnel.Claims != 1 || fun.Funnel.Orders != 1 {
 			t.Fatalf("funnel: %+v", fun)
 		}
+		// The orders an offer reached, and none for another.
+		var list struct{ Data []struct{ ExternalID string `json:"external_id"` } }
+		if r := e.API(key, "GET", "/api/v1/orders?offer="+o.ID, ""); r.Status != 200 {
+			t.Fatalf("orders of the offer: %d %s", r.Status, r.Body)
+		} else if r.JSON(t, &list); len(list.Data) != 1 || list.Data[0].ExternalID != "1001" {
+			t.Fatalf("orders of the offer: %s", r.Body)
+		}
+		if e.API(key, "GET", "/api/v1/orders?post=pst_none", "").JSON(t, &list); len(list.Data) != 0 {
+			t.Fatalf("orders of no post: %+v", list)
+		}
+		wantProblem(t, e.API(key, "GET", "/api/v1/orders?offer="+o.ID+"&post=pst_none", ""), 400, "invalid_parameter")
 		wantProblem(t, e.API(key, "GET", "/api/v1/reports/revenue?by=planet", ""), 400, "invalid_parameter")
 		wantProblem(t, e.API(key, "GET", "/api/v1/reports/revenue?model=magic", ""), 400, "invalid_parameter")
 
