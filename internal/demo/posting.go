@@ -21,9 +21,9 @@ type plannedPost struct {
 
 var offerLines = []string{
 	"%s. %s\n\nClaim yours: {link}",
-	"Back in the outlet: %s. %s {link}",
+	"%s: back in the outlet. %s {link}",
 	"%s, while stock lasts. %s\n\n{link}",
-	"Today only for you: %s. %s {link}",
+	"%s, today only. %s {link}",
 }
 
 var newsLines = []struct{ body, dest string }{
@@ -50,7 +50,7 @@ func (s *sim) publishDay(day time.Time) error {
 	if s.chance(0.35) {
 		plan = append(plan, s.plan(labs, s.within(day.Add(15*time.Hour), 3*time.Hour), "Marco", 0.7))
 	}
-	if s.chance(0.25) {
+	if s.chance(0.35) {
 		plan = append(plan, s.plan(help, s.within(day.Add(12*time.Hour), 4*time.Hour), "Priya", 0.4))
 	}
 	sort.Slice(plan, func(i, j int) bool { return plan[i].at.Before(plan[j].at) })
@@ -84,6 +84,13 @@ func (s *sim) plan(a *account, at time.Time, by string, share float64) plannedPo
 	}
 	if len(live) > 0 && s.chance(share) {
 		p.offer = live[s.pick(len(live))]
+		for _, o := range live {
+			// New deals are announced; an account favours the deals for
+			// its own followers.
+			if at.Sub(o.StartsAt) < 48*time.Hour && s.chance(0.7) || o.Audience == offers.Followers && s.chance(0.4) {
+				p.offer = o
+			}
+		}
 		p.body = fmt.Sprintf(offerLines[s.pick(len(offerLines))], p.offer.Title, p.offer.Description)
 		if p.offer.Audience == offers.Followers {
 			p.body = "For our followers: " + p.body

@@ -31,7 +31,7 @@ var accountSpecs = []struct {
 }{
 	{"lumenoutlet", "Lumen Outlet", "Lena", [2]int{1900, 3400}, 95},
 	{"lumenlabs", "Lumen Labs", "Marco", [2]int{800, 1500}, 55},
-	{"lumenhelp", "Lumen Help", "Priya", [2]int{450, 700}, 25},
+	{"lumenhelp", "Lumen Help", "Priya", [2]int{450, 700}, 40},
 }
 
 type product struct {

@@ -79,8 +79,8 @@ func (s *sim) claim(p *person, o *offer, cid string) error {
 	s.res.Claims++
 	if s.chance(0.55) {
 		lines := s.lines(o.spec.skus, true)
-		if s.chance(0.35) {
-			lines = append(lines, s.extras(1)...)
+		if s.chance(0.45) {
+			lines = append(lines, s.extras(1+s.pick(2))...)
 		}
 		s.at(s.clk.Now().Add(s.delay(5*time.Minute, 60*time.Hour)), func() error { return s.order(p, cid, c.Code, lines) })
 	}
@@ -155,7 +155,7 @@ func (s *sim) order(p *person, clickID, code string, lines []orders.Line) error 
 			return s.receive(orders.Event{Source: orders.API, ID: "demo-cancel-" + ext, Kind: orders.Cancelled, Cancel: &orders.Cancel{OrderExternalID: ext, At: s.clk.Now()}})
 		})
 	}
-	if (clickID != "" || code != "") && s.chance(0.2) {
+	if (clickID != "" || code != "") && s.chance(0.35) {
 		s.at(o.PlacedAt.Add(s.delay(4*24*time.Hour, 25*24*time.Hour)), func() error { return s.order(p, "", "", s.extras(1+s.pick(2))) })
 	}
 	return nil

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -30,7 +31,12 @@ func TestBrowserNewcomer(t *testing.T) {
 	}
 	clk := &demo.Clock{}
 	e := servertest.NewWith(t, store.SQLite, func(o *server.Options) { o.DB.Clock = clk.Now })
-	res, err := demo.Seed(context.Background(), e.Server, clk, demo.Options{Scale: 0.05, Password: servertest.Password})
+	// ROOST_DEMO_SCALE=1 seeds the full demo (for the README's screenshot).
+	scale := 0.05
+	if v, err := strconv.ParseFloat(os.Getenv("ROOST_DEMO_SCALE"), 64); err == nil && v > 0 {
+		scale = v
+	}
+	res, err := demo.Seed(context.Background(), e.Server, clk, demo.Options{Scale: scale, Password: servertest.Password})
 	if err != nil {
 		t.Fatal(err)
 	}
