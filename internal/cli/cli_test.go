@@ -13,6 +13,7 @@ import (
 
 	"github.com/roost-hq/roost/internal/store"
 	"github.com/roost-hq/roost/internal/store/storetest"
+	"github.com/roost-hq/roost/internal/team"
 )
 
 type run struct {
@@ -264,5 +265,88 @@ func TestSandboxCommands(t *testing.T) {
 	}
 	if r := roost(t, env, "", "sandbox", "mention", "--workspace", "acme", "--account", "outlet", "hi"); r.code != 2 {
 		t.Fatalf("mention without --from: %+v", r)
+	}
+}
+
+// demoRun runs roost demo until it serves, then stops it, and returns its
+// output and the password it printed.
+func demoRun(t *testing.T, env map[string]string, args ...string) (stdout, stderr, password string) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ready := make(chan string, 1)
+	var out, errb lockedBuffer
+	done := make(chan int, 1)
+	go func() {
+		done <- Main(ctx, &Env{Args: append([]string{"demo"}, args...), Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errb,
+			Getenv: func(k string) string { return env[k] }, Ready: func(a string) { ready <- a }})
+	}()
+	select {
+	case addr := <-ready:
+		if res, err := http.Get("http://" + addr + "/app/login"); err != nil || res.StatusCode != 200 {
+			t.Fatalf("the demo's login page: %v %v", res, err)
+		}
+	case code := <-done:
+		t.Fatalf("demo exited %d: %s", code, errb.String())
+	case <-time.After(5 * time.Minute):
+		t.Fatal("demo did not start")
+	}
+	cancel()
+	if code := <-done; code != 0 {
+		t.Fatalf("demo exited %d: %s", code, errb.String())
+	}
+	for _, line := range strings.Split(out.String(), "\n") {
+		if f := strings.Fields(line); len(f) == 2 && f[0] == "password" {
+			password = f[1]
+		}
+	}
+	if password == "" || !strings.Contains(out.String(), "demo@example.com") {
+		t.Fatalf("no login printed:\n%s", out.String())
+	}
+	return out.String(), errb.String(), password
+}
+
+func TestDemo(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	env := map[string]string{"ROOST_DATA_DIR": dir, "ROOST_ADDR": "127.0.0.1:0"}
+	signIn := func(password string) error {
+		db, err := store.Open(context.Background(), "", dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		_, err = team.New(db).Authenticate(context.Background(), "demo@example.com", password)
+		return err
+	}
+
+	_, stderr, first := demoRun(t, env, "--scale", "0.02")
+	if !strings.Contains(stderr, "Made the demo in") || !strings.Contains(stderr, "Replaying 90 days") {
+		t.Fatalf("no progress or summary:\n%s", stderr)
+	}
+	if err := signIn(first); err != nil {
+		t.Fatalf("the printed password does not sign in: %v", err)
+	}
+	// Again, not on a terminal: the same demo is served, with a new password.
+	_, stderr, second := demoRun(t, env, "--scale", "0.02")
+	if strings.Contains(stderr, "Made the demo") || second == first {
+		t.Fatalf("the demo was remade, or the password kept:\n%s", stderr)
+	}
+	if signIn(first) == nil || signIn(second) != nil {
+		t.Fatal("the old password still signs in, or the new one does not")
+	}
+	// --reset makes it afresh.
+	if _, stderr, _ = demoRun(t, env, "--scale", "0.02", "--reset"); !strings.Contains(stderr, "Made the demo in") {
+		t.Fatalf("--reset did not remake the demo:\n%s", stderr)
+	}
+
+	for name, args := range map[string][]string{"scale": {"demo", "--scale", "0"}, "argument": {"demo", "now"}} {
+		if r := roost(t, env, "", args...); r.code != 2 {
+			t.Errorf("%s: exit %d, %s", name, r.code, r.stderr)
+		}
+	}
+	pg := map[string]string{"ROOST_DATA_DIR": t.TempDir(), "ROOST_DATABASE_URL": "postgres://nobody@127.0.0.1:1/x"}
+	if r := roost(t, pg, "", "demo"); r.code != 2 || !strings.Contains(r.stderr, "own SQLite database") {
+		t.Errorf("demo on PostgreSQL: %+v", r)
 	}
 }

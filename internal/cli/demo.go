@@ -30,11 +30,15 @@ func demoCmd(ctx context.Context, e *Env, args []string) error {
 	var cfg config.Config
 	fs := flags(e, "demo", "", &cfg)
 	reset := fs.Bool("reset", false, "replace an existing demo with a fresh one without asking")
+	scale := fs.Float64("scale", 1, "how much activity to make: 1 is a few thousand orders, 0.1 a tenth of that")
 	if err := parse(fs, args, &cfg); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return usageErr("unexpected argument %q", fs.Arg(0))
+	}
+	if *scale <= 0 || *scale > 10 {
+		return usageErr("--scale must be above 0 and at most 10")
 	}
 	if cfg.DatabaseURL != "" {
 		return usageErr("the demo keeps its own SQLite database in its data directory: unset ROOST_DATABASE_URL (or --database-url)")
@@ -76,7 +80,7 @@ func demoCmd(ctx context.Context, e *Env, args []string) error {
 	// A new password each time: the demo's login is printed, never stored.
 	password := strings.ToLower(rand.Text()[:16])
 	if fresh {
-		if err := seedDemo(ctx, e, &cfg, db, log, keys, password); err != nil {
+		if err := seedDemo(ctx, e, &cfg, db, log, keys, password, *scale); err != nil {
 			return err
 		}
 	}
@@ -116,7 +120,7 @@ func demoOwner(ctx context.Context, srv *server.Server) (string, error) {
 
 // seedDemo replays the demo's ninety days through a server whose database
 // reads the demo's clock, with a progress bar, then closes that server.
-func seedDemo(ctx context.Context, e *Env, cfg *config.Config, db *store.DB, log *slog.Logger, keys *secret.Keys, password string) error {
+func seedDemo(ctx context.Context, e *Env, cfg *config.Config, db *store.DB, log *slog.Logger, keys *secret.Keys, password string, scale float64) error {
 	began := time.Now()
 	clk := &demo.Clock{}
 	db.Clock = clk.Now
@@ -128,7 +132,7 @@ func seedDemo(ctx context.Context, e *Env, cfg *config.Config, db *store.DB, log
 		return err
 	}
 	bar := newBar(e.Stderr)
-	res, err := demo.Seed(ctx, srv, clk, demo.Options{Password: password, Progress: func(day, days int) {
+	res, err := demo.Seed(ctx, srv, clk, demo.Options{Password: password, Scale: scale, Progress: func(day, days int) {
 		bar.draw(fmt.Sprintf("Replaying %d days of an outlet brand", days-1), day, days)
 	}})
 	bar.done()
