@@ -90,7 +90,11 @@ func TestOrdersEndpoints(t *testing.T) {
 			t.Fatalf("funnel: %+v", fun)
 		}
 		// The orders an offer reached, and none for another.
-		var list struct{ Data []struct{ ExternalID string `json:"external_id"` } }
+		var list struct {
+			Data []struct {
+				ExternalID string `json:"external_id"`
+			}
+		}
 		if r := e.API(key, "GET", "/api/v1/orders?offer="+o.ID, ""); r.Status != 200 {
 			t.Fatalf("orders of the offer: %d %s", r.Status, r.Body)
 		} else if r.JSON(t, &list); len(list.Data) != 1 || list.Data[0].ExternalID != "1001" {
