@@ -25,7 +25,6 @@ import (
 	"github.com/roost-hq/roost/internal/inbox"
 	"github.com/roost-hq/roost/internal/links"
 	"github.com/roost-hq/roost/internal/offers"
-	"github.com/roost-hq/roost/internal/posts"
 	"github.com/roost-hq/roost/internal/server"
 	"github.com/roost-hq/roost/internal/social"
 	"github.com/roost-hq/roost/internal/store"
@@ -88,7 +87,7 @@ func Seed(ctx context.Context, srv *server.Server, clk *Clock, o Options) (Resul
 	now := time.Now().UTC()
 	s := &sim{ctx: ctx, srv: srv, clk: clk, o: o, r: rand.New(rand.NewPCG(o.Seed, o.Seed^0x5eed)),
 		now: now, start: now.Truncate(24*time.Hour).AddDate(0, 0, -Days), claimed: map[string]bool{},
-		written0: srv.Links.Recorder().Written.Load(), published: map[string]bool{}}
+		written0: srv.Links.Recorder().Written.Load()}
 	// The demo's own poller reads the sandbox at once, every time.
 	s.poller = &inbox.Poller{DB: srv.DB, Hub: srv.Hub, Offers: srv.Offers, Log: srv.Log, SandboxEvery: time.Nanosecond}
 	s.clk.set(s.start)
@@ -121,13 +120,12 @@ type sim struct {
 	poller   *inbox.Poller
 	seq      int
 
-	claimed   map[string]bool // offer ID + person handle
-	published map[string]bool // copy IDs whose link gets clicks
-	live      []*liveCopy
-	sent      int64 // redirects answered, so clicks to wait for
-	written0  int64
-	orderSeq  int
-	guests    int
+	claimed  map[string]bool // offer ID + person handle
+	live     []*liveCopy
+	sent     int64 // redirects answered, so clicks to wait for
+	written0 int64
+	orderSeq int
+	guests   int
 }
 
 type account struct {
@@ -149,9 +147,8 @@ type person struct {
 	bought                          bool
 }
 
+// liveCopy is a published copy whose link people still open.
 type liveCopy struct {
-	post     posts.Post
-	copy     posts.Copy
 	code     string
 	account  *account
 	offer    *offer

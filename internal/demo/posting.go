@@ -145,7 +145,7 @@ func (s *sim) publish(p plannedPost) error {
 		if err != nil {
 			return err
 		}
-		lc := &liveCopy{post: post, copy: c, code: l.Code, offer: p.offer, at: p.at, strength: 0.6 + 0.8*s.r.Float64()}
+		lc := &liveCopy{code: l.Code, offer: p.offer, at: p.at, strength: 0.6 + 0.8*s.r.Float64()}
 		for _, a := range s.accounts {
 			if a.ID == c.AccountID {
 				lc.account = a
