@@ -291,4 +291,3 @@ func (f *Server) getMessages(w http.ResponseWriter, r *http.Request) {
 	}
 	f.json(w, map[string]any{"messages": out})
 }
-

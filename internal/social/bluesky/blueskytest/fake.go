@@ -72,11 +72,11 @@ type Server struct {
 	// taken: "" as the reference PDS does today (500 InternalServerError),
 	// else a 400 with this error name (the explicit error being added).
 	DuplicateError string
-	IgnoreReasons  bool             // listNotifications ignores reasons, as older AppViews did
+	IgnoreReasons  bool // listNotifications ignores reasons, as older AppViews did
 	// AppPasswordDMs: the app password was made with "Allow access to your
 	// direct messages"; without it the PDS refuses chat.bsky.* calls.
 	AppPasswordDMs bool
-	LogPage        int // getLog's most events an answer (default 100)
+	LogPage        int              // getLog's most events an answer (default 100)
 	Now            func() time.Time // the clock for new notifications (nil: time.Now)
 
 	Posts     map[string]Post   // the brand account's posts, by record key
@@ -142,10 +142,10 @@ type token struct {
 	refresh    bool
 	main       bool // made with the main password
 	privileged bool // made with an app password allowed direct messages
-	exp     time.Time
-	expired bool
-	revoked bool
-	rotated bool
+	exp        time.Time
+	expired    bool
+	revoked    bool
+	rotated    bool
 }
 
 type note struct {

@@ -31,13 +31,13 @@ type DMEvent struct {
 }
 
 type dmState struct {
-	events      []DMEvent // oldest first
-	closed      map[string]bool
-	reads       []time.Time
-	sends       []time.Time
-	Reads       int
-	ReadLimit   int // requests per 15 minutes (default 300)
-	SendLimit   int // requests per 15 minutes (default 200)
+	events    []DMEvent // oldest first
+	closed    map[string]bool
+	reads     []time.Time
+	sends     []time.Time
+	Reads     int
+	ReadLimit int // requests per 15 minutes (default 300)
+	SendLimit int // requests per 15 minutes (default 200)
 }
 
 // SetDMLimits sets the 15-minute limits of DM reads and sends (0: X's).

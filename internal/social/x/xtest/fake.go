@@ -63,18 +63,18 @@ type Server struct {
 	SlowAfterPost    time.Duration // a post answers this late, after it exists
 	TokenDown        bool          // the token endpoint answers 503
 
-	Tweets       []Tweet           // the brand's posts, oldest first
-	PostCalls    int               // POST /2/tweets received
-	RefreshCalls int               // refresh grants honoured
-	Users        map[string]User   // everyone X knows, by ID
-	Followers    map[string]bool   // IDs of users following the brand
+	Tweets       []Tweet         // the brand's posts, oldest first
+	PostCalls    int             // POST /2/tweets received
+	RefreshCalls int             // refresh grants honoured
+	Users        map[string]User // everyone X knows, by ID
+	Followers    map[string]bool // IDs of users following the brand
 	// FollowerCounts are users' public_metrics.followers_count, by ID.
 	FollowerCounts map[string]int64
 	// BrandScope is what the brand's tokens were granted (default every
 	// scope Roost asks, dm.read and dm.write included).
 	BrandScope string
-	People       map[string]string // person access tokens → user ID
-	RevokedTok   []string          // tokens revoked through /2/oauth2/revoke
+	People     map[string]string // person access tokens → user ID
+	RevokedTok []string          // tokens revoked through /2/oauth2/revoke
 
 	mentions                   []Tweet // oldest first
 	deleted                    map[string]bool
@@ -137,7 +137,7 @@ func New(t testing.TB) *Server {
 	f := &Server{ClientID: "xcid-1", ClientSecret: "xsecret-1", Code: "good-code", AccessToken: "xat-1", RefreshToken: "xrt-1", seq: 1,
 		Brand: User{ID: "2244994945", Name: "Outlet", Username: "outlet"}, FollowersCount: 4321,
 		Users: map[string]User{}, Followers: map[string]bool{}, People: map[string]string{}, FollowerCounts: map[string]int64{},
-		BrandScope: "tweet.read tweet.write users.read follows.read dm.read dm.write offline.access",
+		BrandScope:    "tweet.read tweet.write users.read follows.read dm.read dm.write offline.access",
 		conversations: map[string]string{}, replyAuthor: map[string]string{}}
 	f.Users[f.Brand.ID] = f.Brand
 	f.Users["17001"] = User{ID: "17001", Name: "Ann", Username: "ann"}
