@@ -27,6 +27,9 @@ import (
 // that orders them; Roost's cursor is the last rev read, as Bluesky's own
 // app keeps it. Without a cursor, getLog answers the current one: "now".
 
+// logStart is a cursor before every rev (revs are TIDs: the lowest one).
+const logStart = "2222222222222"
+
 // chatProxy is the chat service, as the PDS is told to reach it.
 const chatProxy = "did:web:api.bsky.chat#bsky_chat"
 
@@ -102,6 +105,11 @@ func (c *Connector) DirectMessages(ctx context.Context, conn *social.Conn, cur s
 		next := p.Cursor
 		for _, l := range p.Logs {
 			next = max(next, l.Rev)
+		}
+		if next == "" {
+			// An empty log (no conversation yet): read it from its start
+			// next time, or a message sent meanwhile would be skipped.
+			next = logStart
 		}
 		return nil, next, nil
 	}

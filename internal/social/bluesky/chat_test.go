@@ -24,7 +24,15 @@ func TestDirectMessages(t *testing.T) {
 	f.LogPage = 40
 	c := &bluesky.Connector{}
 	conn := login(t, f, c)
+	// An empty log: the cursor is its start, so nothing sent next is lost.
+	_, start, err := c.DirectMessages(ctx, conn, "")
+	if err != nil || start == "" {
+		t.Fatalf("empty log: %q %v", start, err)
+	}
 	f.AddDM(t, "early.bsky.social", "before Roost connected")
+	if ms, _, err := c.DirectMessages(ctx, conn, start); err != nil || len(ms) != 1 {
+		t.Fatalf("from the start of the log: %+v %v", ms, err)
+	}
 	ms, cur, err := c.DirectMessages(ctx, conn, "")
 	if err != nil || len(ms) != 0 || cur == "" {
 		t.Fatalf("first read = %v %q %v", ms, cur, err)
