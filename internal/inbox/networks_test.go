@@ -15,8 +15,12 @@ import (
 	"github.com/roost-hq/roost/internal/offers"
 	"github.com/roost-hq/roost/internal/secret"
 	"github.com/roost-hq/roost/internal/social"
+	"github.com/roost-hq/roost/internal/social/bluesky"
+	"github.com/roost-hq/roost/internal/social/bluesky/blueskytest"
 	"github.com/roost-hq/roost/internal/social/mastodon"
 	"github.com/roost-hq/roost/internal/social/mastodon/mastodontest"
+	"github.com/roost-hq/roost/internal/social/x"
+	"github.com/roost-hq/roost/internal/social/x/xtest"
 	"github.com/roost-hq/roost/internal/store"
 	"github.com/roost-hq/roost/internal/store/storetest"
 )
@@ -170,6 +174,97 @@ func TestMastodonDownForAnHour(t *testing.T) {
 		}
 		if c := count(t, db, `SELECT COUNT(DISTINCT remote_id) FROM messages WHERE account_id = $1`, m.a.ID); c != n {
 			t.Fatalf("%d distinct messages", c)
+		}
+	})
+}
+
+// TestDirectMessagesOnBlueskyAndX: through the real connectors and the
+// fakes, a direct message arrives, is stored in its conversation with the
+// sender's follower count, and the reply lands in that conversation; a
+// Bluesky app password without access to direct messages is shown as
+// such, and mentions go on.
+func TestDirectMessagesOnBlueskyAndX(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		e := setup(t, db)
+		keys, _ := secret.New(secret.Generate())
+		ss := social.NewStore(db, keys)
+
+		bf := blueskytest.New(t)
+		bf.AppPasswordDMs = true
+		bc := &bluesky.Connector{}
+		creds, prof, err := bc.Login(ctx, bf.URL, blueskytest.Handle, blueskytest.AppPassword)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ba, err := ss.Connect(ctx, e.ws.ID, social.Connection{Network: social.Bluesky, Instance: bf.URL, Profile: prof, Creds: creds})
+		if err != nil {
+			t.Fatal(err)
+		}
+		xf := xtest.New(t)
+		xc := &x.Connector{APIBase: xf.URL, ClientID: xf.ClientID, ClientSecret: xf.ClientSecret}
+		xa, err := ss.Connect(ctx, e.ws.ID, social.Connection{Network: social.X, Profile: social.Profile{RemoteID: xf.Brand.ID, Handle: xf.Brand.Username},
+			Creds: xf.Creds(time.Now().Add(time.Hour))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		hub := &social.Hub{Store: ss, Connectors: map[string]social.Connector{social.Bluesky: bc, social.X: xc}}
+		p := &inbox.Poller{DB: db, Hub: hub, Offers: offers.NewStore(db), Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Every: time.Millisecond}
+		in := inbox.NewStore(db, hub, links.NewStore(db), e.offers, "https://go.example")
+		runOnce(t, p) // both cursors start from now
+
+		bf.SetFollowers("zsc.bsky.social", 48213)
+		convo := bf.AddDM(t, "zsc.bsky.social", "is the deal still on?")
+		xf.AddDM(t, "ann", "do you ship to Zürich?")
+		xf.Lock()
+		xf.FollowerCounts["17001"] = 777
+		xf.Unlock()
+		if n := runOnce(t, p); n != 2 {
+			t.Fatalf("stored %d direct messages, want 2", n)
+		}
+		l, err := in.List(ctx, e.ws.ID, "", inbox.Filter{})
+		if err != nil || len(l) != 2 || !l[0].Direct || !l[1].Direct {
+			t.Fatalf("list: %+v %v", l, err)
+		}
+		if n := count(t, db, `SELECT COUNT(*) FROM customer_identities WHERE followers IN (48213, 777)`); n != 2 {
+			t.Errorf("%d follower counts kept, want 2", n)
+		}
+		for _, c := range l {
+			if _, err := in.Reply(ctx, e.ws.ID, c.ID, inbox.Author{Signature: "^LB", Approver: true}, "Yes, until Friday."); err != nil {
+				t.Fatalf("reply on %s: %v", c.Network, err)
+			}
+		}
+		cm := bf.ChatMessages(convo)
+		if last := cm[len(cm)-1]; last.Sender != blueskytest.DID || last.Text != "Yes, until Friday. ^LB" {
+			t.Errorf("Bluesky chat got %+v", last)
+		}
+		dms := xf.DMs()
+		if last := dms[len(dms)-1]; last.SenderID != xf.Brand.ID || last.Text != "Yes, until Friday. ^LB" {
+			t.Errorf("X got %+v", last)
+		}
+		if len(xf.Tweets) != 0 {
+			t.Errorf("a direct reply was posted on X: %+v", xf.Tweets)
+		}
+
+		// The session is made again with an app password without access
+		// to direct messages: shown on the account, which stays healthy,
+		// and mentions still arrive.
+		bf.Lock()
+		bf.AppPasswordDMs = false
+		bf.Unlock()
+		bf.ExpireRefresh() // Roost signs in again with the app password
+		bf.AddMention(t, "mika.bsky.social", "@outlet.test hello")
+		db.W.Exec(`UPDATE account_pollers SET due_at = 0`)
+		if n := runOnce(t, p); n != 1 {
+			t.Fatalf("stored %d, want the mention", n)
+		}
+		rs, _ := in.Readings(ctx, e.ws.ID)
+		if !strings.Contains(rs[ba.ID].DirectError, "Allow access to your direct messages") || rs[xa.ID].DirectError != "" {
+			t.Fatalf("readings: %+v", rs)
+		}
+		if a, _ := ss.AccountByID(ctx, ba.ID); a.Health != social.Healthy {
+			t.Fatalf("the Bluesky account is %s", a.Health)
 		}
 	})
 }
