@@ -205,9 +205,9 @@ type inboxSettingsData struct {
 	Currency     string
 	VIP          string
 	VIPFollowers string
-	Templates []inbox.Template
-	Rules     []inbox.Rule
-	Members   []team.Member
+	Templates    []inbox.Template
+	Rules        []inbox.Rule
+	Members      []team.Member
 }
 
 func (s *Web) inboxSettingsPage(w http.ResponseWriter, r *http.Request) {
