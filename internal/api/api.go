@@ -129,6 +129,8 @@ func (a *API) Register(mux *httpx.Mux) {
 	mux.Handle("GET /api/v1/conversations/{id}", httpx.APIKey, a.authed(a.getConversation))
 	mux.Handle("PATCH /api/v1/conversations/{id}", httpx.APIKey, a.authed(a.updateConversation))
 	mux.Handle("POST /api/v1/conversations/{id}/replies", httpx.APIKey, a.authed(a.idempotent(a.replyConversation)))
+	mux.Handle("GET /api/v1/inbox-settings", httpx.APIKey, a.authed(a.getInboxSettings))
+	mux.Handle("PUT /api/v1/inbox-settings", httpx.APIKey, a.authed(a.putInboxSettings))
 	mux.Handle("GET /api/v1/customers", httpx.APIKey, a.authed(a.listCustomers))
 	mux.Handle("GET /api/v1/customers/{id}", httpx.APIKey, a.authed(a.getCustomer))
 

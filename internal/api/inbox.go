@@ -142,3 +142,33 @@ func (a *API) getCustomer(w http.ResponseWriter, r *http.Request) error {
 	writeJSON(w, http.StatusOK, c)
 	return nil
 }
+
+func (a *API) getInboxSettings(w http.ResponseWriter, r *http.Request) error {
+	st, err := a.Inbox.Settings(r.Context(), caller(r.Context()).WorkspaceID)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, st)
+	return nil
+}
+
+// putInboxSettings changes the approval rule and the VIP thresholds;
+// fields left out keep their values.
+func (a *API) putInboxSettings(w http.ResponseWriter, r *http.Request) error {
+	body, err := readBody(w, r)
+	if err != nil {
+		return err
+	}
+	ws := caller(r.Context()).WorkspaceID
+	st, err := a.Inbox.Settings(r.Context(), ws)
+	if err != nil {
+		return err
+	}
+	if err := decode(body, &st); err != nil {
+		return err
+	}
+	if err := a.Inbox.SaveSettings(r.Context(), ws, st); err != nil {
+		return err
+	}
+	return a.getInboxSettings(w, r)
+}

@@ -61,5 +61,24 @@ func TestConversationsEndpoints(t *testing.T) {
 		if r := e.API(key, "GET", "/api/v1/customers/"+cs.Data[0].ID, ""); r.Status != 200 || !strings.Contains(r.Body, `"handle":"@ann"`) {
 			t.Fatalf("customer: %d %s", r.Status, r.Body)
 		}
+
+		// Inbox settings: approval and the VIP thresholds; what is left
+		// out keeps its value.
+		if r := e.API(key, "GET", "/api/v1/inbox-settings", ""); r.Status != 200 || !strings.Contains(r.Body, `"vip_followers":0`) {
+			t.Fatalf("settings: %d %s", r.Status, r.Body)
+		}
+		if r := e.API(key, "PUT", "/api/v1/inbox-settings", `{"vip_followers":10000,"vip_revenue":50000}`); r.Status != 200 ||
+			!strings.Contains(r.Body, `"vip_followers":10000`) || !strings.Contains(r.Body, `"vip_revenue":50000`) {
+			t.Fatalf("put settings: %d %s", r.Status, r.Body)
+		}
+		if r := e.API(key, "PUT", "/api/v1/inbox-settings", `{"require_approval":true}`); r.Status != 200 || !strings.Contains(r.Body, `"vip_followers":10000`) ||
+			!strings.Contains(r.Body, `"require_approval":true`) {
+			t.Fatalf("partial put: %d %s", r.Status, r.Body)
+		}
+		wantProblem(t, e.API(key, "PUT", "/api/v1/inbox-settings", `{"vip_followers":-1}`), 422, "validation_failed")
+		wantProblem(t, e.API(key, "PUT", "/api/v1/inbox-settings", `{"vip_followers":"many"}`), 400, "invalid_json")
+		if r := e.API(key, "GET", "/api/v1/conversations?status=closed", ""); !strings.Contains(r.Body, `"direct":false`) || !strings.Contains(r.Body, `"vip":false`) {
+			t.Fatalf("conversations say nothing of direct messages: %s", r.Body)
+		}
 	})
 }

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/roost-hq/roost/internal/id"
@@ -47,19 +48,29 @@ type CustomerOrder struct {
 }
 
 // ensureCustomer files an identity under a customer the first time Roost
-// meets it, inside the caller's transaction.
-func ensureCustomer(ctx context.Context, tx *sql.Tx, wsID string, who social.Identity) error {
+// meets it, inside the caller's transaction, and keeps the follower count
+// the network gave with the message (nil: it gave none).
+func ensureCustomer(ctx context.Context, tx *sql.Tx, wsID string, who social.Identity, followers *int64, now time.Time) error {
 	var n int
 	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM customer_identities WHERE workspace_id = $1 AND network = $2 AND person_id = $3`,
-		wsID, who.Network, who.AccountID).Scan(&n); err != nil || n > 0 {
+		wsID, who.Network, who.AccountID).Scan(&n); err != nil {
 		return err
 	}
-	cid := id.New("cus")
-	if _, err := tx.ExecContext(ctx, `INSERT INTO customers (id, workspace_id, name, created_at) VALUES ($1, $2, $3, $4)`, cid, wsID, who.Handle, time.Now().UnixMicro()); err != nil {
-		return err
+	if n == 0 {
+		cid := id.New("cus")
+		if _, err := tx.ExecContext(ctx, `INSERT INTO customers (id, workspace_id, name, created_at) VALUES ($1, $2, $3, $4)`, cid, wsID, who.Handle, now.UnixMicro()); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO customer_identities (workspace_id, network, person_id, handle, customer_id) VALUES ($1, $2, $3, $4, $5)`,
+			wsID, who.Network, who.AccountID, who.Handle, cid); err != nil {
+			return err
+		}
 	}
-	_, err := tx.ExecContext(ctx, `INSERT INTO customer_identities (workspace_id, network, person_id, handle, customer_id) VALUES ($1, $2, $3, $4, $5)`,
-		wsID, who.Network, who.AccountID, who.Handle, cid)
+	if followers == nil || *followers < 0 {
+		return nil
+	}
+	_, err := tx.ExecContext(ctx, `UPDATE customer_identities SET followers = $1, followers_at = $2 WHERE workspace_id = $3 AND network = $4 AND person_id = $5`,
+		*followers, now.UnixMicro(), wsID, who.Network, who.AccountID)
 	return err
 }
 
@@ -72,13 +83,6 @@ const customerOrders = `SELECT o.id FROM orders o WHERE o.workspace_id = $1 AND 
 		AND c.order_ref = o2.source || ':' || o2.external_id JOIN customer_identities ci ON ci.workspace_id = c.workspace_id
 		AND ci.network = c.network AND ci.person_id = c.account_id WHERE ci.customer_id = $2 AND o2.workspace_id = $1)))`
 
-// customerNet is the customer's net revenue, deal and halo together.
-func customerNet(ctx context.Context, q store.Querier, wsID, customerID string) (int64, error) {
-	var net int64
-	err := q.QueryRowContext(ctx, `SELECT COALESCE(SUM(g.amount), 0) FROM ledger g WHERE g.order_id IN (`+customerOrders+`)`, wsID, customerID).Scan(&net)
-	return net, err
-}
-
 // CustomerRow is a customer in the list.
 type CustomerRow struct {
 	ID            string            `json:"id"`
@@ -89,44 +93,65 @@ type CustomerRow struct {
 	LastMessageAt *time.Time        `json:"last_message_at"`
 }
 
-// Customers lists the workspace's customers, latest message first.
+// Customers lists the workspace's customers, latest message first, in a
+// fixed number of queries: one for the page with each customer's net
+// revenue, one for their identities.
 func (s *Store) Customers(ctx context.Context, wsID string, limit int) ([]CustomerRow, error) {
 	if limit <= 0 || limit > 500 {
 		limit = 100
 	}
-	rows, err := s.db.R.QueryContext(ctx, `SELECT cu.id, cu.name, COUNT(DISTINCT cv.id), MAX(cv.last_message_at) FROM customers cu
+	rows, err := s.r.QueryContext(ctx, `WITH `+customerNetSQL("$1")+` SELECT cu.id, cu.name, COUNT(DISTINCT cv.id), COALESCE(MAX(cv.last_message_at), 0),
+		COALESCE(MAX(n.net), 0) FROM customers cu
+		LEFT JOIN customer_net n ON n.customer_id = cu.id
 		LEFT JOIN customer_identities ci ON ci.customer_id = cu.id
 		LEFT JOIN conversations cv ON cv.workspace_id = ci.workspace_id AND cv.network = ci.network AND cv.person_id = ci.person_id
-		WHERE cu.workspace_id = $1 GROUP BY cu.id, cu.name ORDER BY MAX(cv.last_message_at) DESC, cu.id LIMIT $2`, wsID, limit)
+		WHERE cu.workspace_id = $1 GROUP BY cu.id, cu.name ORDER BY COALESCE(MAX(cv.last_message_at), 0) DESC, cu.id LIMIT $2`, wsID, limit)
 	if err != nil {
 		return nil, fmt.Errorf("inbox: customers: %w", err)
 	}
 	var out []CustomerRow
+	byID := map[string]int{}
 	for rows.Next() {
 		var c CustomerRow
-		var last time.Time
-		if err := rows.Scan(&c.ID, &c.Name, &c.Conversations, store.T(&last)); err != nil {
+		var last int64
+		if err := rows.Scan(&c.ID, &c.Name, &c.Conversations, &last, &c.Net); err != nil {
 			rows.Close()
 			return nil, err
 		}
-		if !last.IsZero() {
-			c.LastMessageAt = &last
+		if last > 0 {
+			t := time.UnixMicro(last).UTC()
+			c.LastMessageAt = &t
 		}
+		c.Identities = []social.Identity{}
+		byID[c.ID] = len(out)
 		out = append(out, c)
 	}
 	rows.Close()
-	if err := rows.Err(); err != nil {
+	if err := rows.Err(); err != nil || len(out) == 0 {
+		return out, err
+	}
+	var a args
+	marks := make([]string, len(out))
+	for i, c := range out {
+		marks[i] = a.add(c.ID)
+	}
+	rows, err = s.r.QueryContext(ctx, `SELECT customer_id, network, person_id, handle FROM customer_identities WHERE customer_id IN (`+strings.Join(marks, ", ")+`)
+		ORDER BY customer_id, network, handle`, a...)
+	if err != nil {
 		return nil, err
 	}
-	for i := range out {
-		if out[i].Identities, err = s.identities(ctx, out[i].ID); err != nil {
+	defer rows.Close()
+	for rows.Next() {
+		var cid string
+		var i social.Identity
+		if err := rows.Scan(&cid, &i.Network, &i.AccountID, &i.Handle); err != nil {
 			return nil, err
 		}
-		if out[i].Net, err = customerNet(ctx, s.db.R, wsID, out[i].ID); err != nil {
-			return nil, err
+		if k, ok := byID[cid]; ok {
+			out[k].Identities = append(out[k].Identities, i)
 		}
 	}
-	return out, nil
+	return out, rows.Err()
 }
 
 func (s *Store) identities(ctx context.Context, customerID string) ([]social.Identity, error) {
@@ -168,25 +193,20 @@ func (s *Store) Customer(ctx context.Context, wsID, memberID, customerID string)
 			c.LastTouch = &t
 		}
 	}
-	rows, err := s.db.R.QueryContext(ctx, `SELECT `+convCols+convFrom+` WHERE c.workspace_id = $1 AND ci.customer_id = $2 ORDER BY c.last_message_at DESC`, wsID, customerID)
+	st, err := s.Settings(ctx, wsID)
 	if err != nil {
 		return c, err
 	}
-	for rows.Next() {
-		cv, err := scanConv(rows)
-		if err != nil {
-			rows.Close()
-			return c, err
-		}
-		c.Conversations = append(c.Conversations, cv)
+	q := convQuery{ws: wsID, member: memberID, st: st, limit: 500}
+	q.where = ` AND ci.customer_id = ` + q.a.add(customerID)
+	if c.Conversations, err = s.conversations(ctx, q); err != nil {
+		return c, err
+	}
+	for _, cv := range c.Conversations {
 		touch(cv.CreatedAt)
 		touch(cv.LastMessageAt)
 	}
-	rows.Close()
-	if err := s.decorate(ctx, wsID, memberID, c.Conversations); err != nil {
-		return c, err
-	}
-	rows, err = s.db.R.QueryContext(ctx, `SELECT o.title, c.code, c.status, c.created_at FROM claims c JOIN offers o ON o.id = c.offer_id
+	rows, err := s.db.R.QueryContext(ctx, `SELECT o.title, c.code, c.status, c.created_at FROM claims c JOIN offers o ON o.id = c.offer_id
 		JOIN customer_identities ci ON ci.workspace_id = c.workspace_id AND ci.network = c.network AND ci.person_id = c.account_id
 		WHERE c.workspace_id = $1 AND ci.customer_id = $2 ORDER BY c.created_at DESC`, wsID, customerID)
 	if err != nil {

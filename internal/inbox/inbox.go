@@ -44,8 +44,10 @@ func field(s string) string {
 
 // storeInbound stores one message read from an account, inside the poll's
 // transaction: into its conversation (opened, or reopened), once. Tokens it
-// carries are marked in the same transaction. now is when Roost read it.
-// It reports whether the message was new.
+// carries are marked in the same transaction, whether it came as a mention
+// or a direct message. The author's follower count, when the network gave
+// it, is kept on their identity for the VIP threshold. now is when Roost
+// read it. It reports whether the message was new.
 func storeInbound(ctx context.Context, tx *sql.Tx, a social.Account, m social.Message, now time.Time) (bool, error) {
 	m.RemoteID, m.ReplyTo, m.Thread, m.URL = field(m.RemoteID), field(m.ReplyTo), field(m.Thread), field(m.URL)
 	m.Author.Network, m.Author.AccountID, m.Author.Handle = a.Network, field(m.Author.AccountID), field(m.Author.Handle)
@@ -68,7 +70,7 @@ func storeInbound(ctx context.Context, tx *sql.Tx, a social.Account, m social.Me
 	if err != nil {
 		return false, err
 	}
-	convID, err := conversation(ctx, tx, a, m.Author, thread, at, now)
+	convID, err := conversation(ctx, tx, a, m.Author, thread, m.Direct, at, now)
 	if err != nil {
 		return false, err
 	}
@@ -82,7 +84,7 @@ func storeInbound(ctx context.Context, tx *sql.Tx, a social.Account, m social.Me
 	if _, err := offers.MarkMentioned(ctx, tx, a.WorkspaceID, a.ID, msgID, m.Author, m.Text, now); err != nil {
 		return false, err
 	}
-	if err := ensureCustomer(ctx, tx, a.WorkspaceID, m.Author); err != nil {
+	if err := ensureCustomer(ctx, tx, a.WorkspaceID, m.Author, m.Followers, now); err != nil {
 		return false, fmt.Errorf("customer: %w", err)
 	}
 	if err := route(ctx, tx, a.WorkspaceID, convID, m.Text); err != nil {
@@ -112,8 +114,9 @@ func threadOf(ctx context.Context, q store.Querier, a social.Account, m social.M
 }
 
 // conversation finds or opens the person's conversation in the thread. A
-// new message reopens a closed one.
-func conversation(ctx context.Context, tx *sql.Tx, a social.Account, who social.Identity, thread string, at, now time.Time) (string, error) {
+// new message reopens a closed one, and makes the conversation direct or
+// not as the message was: the reply goes back the way it came.
+func conversation(ctx context.Context, tx *sql.Tx, a social.Account, who social.Identity, thread string, direct bool, at, now time.Time) (string, error) {
 	var convID string
 	err := tx.QueryRowContext(ctx, `SELECT id FROM conversations WHERE account_id = $1 AND network = $2 AND person_id = $3 AND thread = $4`,
 		a.ID, who.Network, who.AccountID, thread).Scan(&convID)
@@ -121,12 +124,12 @@ func conversation(ctx context.Context, tx *sql.Tx, a social.Account, who social.
 	case errors.Is(err, sql.ErrNoRows):
 		convID = id.New("cnv")
 		_, err = tx.ExecContext(ctx, `INSERT INTO conversations (id, workspace_id, account_id, network, person_id, person_handle, thread, status,
-			last_message_at, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, 'open', $8, $9, $9)`,
-			convID, a.WorkspaceID, a.ID, who.Network, who.AccountID, who.Handle, thread, at.UnixMicro(), now.UnixMicro())
+			direct, last_message_at, last_in_at, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, 'open', $8, $9, $10, $10, $10)`,
+			convID, a.WorkspaceID, a.ID, who.Network, who.AccountID, who.Handle, thread, direct, at.UnixMicro(), now.UnixMicro())
 	case err == nil:
-		_, err = tx.ExecContext(ctx, `UPDATE conversations SET status = 'open', person_handle = $1,
-			last_message_at = CASE WHEN last_message_at > $2 THEN last_message_at ELSE $2 END, updated_at = $3 WHERE id = $4`,
-			who.Handle, at.UnixMicro(), now.UnixMicro(), convID)
+		_, err = tx.ExecContext(ctx, `UPDATE conversations SET status = 'open', person_handle = $1, direct = $2, last_in_at = $3,
+			last_message_at = CASE WHEN last_message_at > $4 THEN last_message_at ELSE $4 END, updated_at = $3 WHERE id = $5`,
+			who.Handle, direct, now.UnixMicro(), at.UnixMicro(), convID)
 	}
 	if err != nil {
 		return "", fmt.Errorf("conversation: %w", err)

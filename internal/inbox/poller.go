@@ -139,21 +139,27 @@ func (p *Poller) follows(ctx context.Context, accountID string, who social.Ident
 	return ok, err
 }
 
-// poll leases one account's poller, reads its mentions, and stores them.
-// Only database failures are returned; a network's failure is kept on the
-// poller row (and on the account's health, by the hub) and retried later.
+// poll leases one account's poller, reads its mentions and, where the
+// network keeps them apart, its direct messages, and stores them with both
+// cursors in one transaction. Only database failures are returned; a
+// network's failure is kept on the poller row (and on the account's
+// health, by the hub) and retried later. Direct messages that cannot be
+// read (a rate limit, credentials without that permission) do not hold up
+// the mentions: the reason is kept in dm_error and they are tried again
+// later from the same cursor.
 func (p *Poller) poll(ctx context.Context, accountID string) (int, error) {
 	lease := id.Token(10)
 	now := time.Now()
-	var cursor string
+	var cursor, dmCursor string
 	var failures int
-	var streamUntil int64
+	var streamUntil, dmDue int64
 	// due_at is set to now while polling: a stream's wake during the poll
 	// sets it to 0, which the poll's end keeps, so that mention is read at
 	// once rather than at the next interval.
 	err := p.DB.W.QueryRowContext(ctx, `UPDATE account_pollers SET lease = $1, lease_until = $2, due_at = $4
-		WHERE account_id = $3 AND due_at <= $4 AND (lease_until IS NULL OR lease_until < $4) RETURNING cursor, failures, COALESCE(stream_until, 0)`,
-		lease, now.Add(orDefault(p.Lease, 2*time.Minute)).UnixMicro(), accountID, now.UnixMicro()).Scan(&cursor, &failures, &streamUntil)
+		WHERE account_id = $3 AND due_at <= $4 AND (lease_until IS NULL OR lease_until < $4)
+		RETURNING cursor, failures, COALESCE(stream_until, 0), dm_cursor, dm_due_at`,
+		lease, now.Add(orDefault(p.Lease, 2*time.Minute)).UnixMicro(), accountID, now.UnixMicro()).Scan(&cursor, &failures, &streamUntil, &dmCursor, &dmDue)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, nil // another process has it
 	}
@@ -164,12 +170,25 @@ func (p *Poller) poll(ctx context.Context, accountID string) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	var msgs []social.Message
-	next := cursor
+	var msgs, dms []social.Message
+	next, dmNext := cursor, dmCursor
+	readDMs := false
+	var dmErr error
 	callErr := p.Hub.Call(ctx, a, func(ctx context.Context, c social.Connector, conn *social.Conn) error {
 		var err error
 		msgs, next, err = c.Mentions(ctx, conn, cursor)
-		return err
+		if err != nil {
+			return err
+		}
+		if m, ok := c.(social.Messenger); ok && dmDue <= time.Now().UnixMicro() {
+			readDMs = true
+			if dms, dmNext, dmErr = m.DirectMessages(ctx, conn, dmCursor); dmErr != nil {
+				dms, dmNext = nil, dmCursor
+			}
+		}
+		// A failure of the direct messages alone is the poller's to keep
+		// (dm_error), not the account's health: mentions were read.
+		return nil
 	})
 	if callErr != nil {
 		return 0, p.failed(ctx, a, lease, failures, callErr)
@@ -178,8 +197,26 @@ func (p *Poller) poll(ctx context.Context, accountID string) (int, error) {
 	if streaming(streamUntil, now) {
 		due = time.Now().Add(streamPollEvery)
 	}
-	if len(msgs) > 0 && next != cursor {
+	if len(msgs) > 0 && next != cursor || len(dms) > 0 && dmNext != dmCursor {
 		due = time.Now() // a full page may mean more are waiting: catch up at once
+	}
+	var dmDueNext int64
+	dmReason := ""
+	if dmErr != nil {
+		e := social.AsError(a.Network, dmErr)
+		dmReason = clip(e.Error(), 300)
+		wait := p.every(a.Network)
+		switch e.Kind {
+		case social.RateLimited:
+			wait = time.Minute
+			if !e.RetryAt.IsZero() {
+				wait = time.Until(e.RetryAt)
+			}
+		case social.Forbidden, social.Unauthorized:
+			wait = dmRefusedWait
+		}
+		dmDueNext = time.Now().Add(wait).UnixMicro()
+		p.Log.Info("inbox: direct messages unavailable", "account", a.ID, "network", a.Network, "kind", e.Kind)
 	}
 	stored := 0
 	err = p.DB.Tx(ctx, func(tx *sql.Tx) error {
@@ -191,7 +228,14 @@ func (p *Poller) poll(ctx context.Context, accountID string) (int, error) {
 		if k, _ := res.RowsAffected(); k == 0 {
 			return errLeaseLost
 		}
-		for _, m := range msgs {
+		if readDMs {
+			// The lease was checked above, in this transaction.
+			if _, err := tx.ExecContext(ctx, `UPDATE account_pollers SET dm_cursor = $1, dm_due_at = $2, dm_error = $3, dm_polled_at = $4 WHERE account_id = $5`,
+				dmNext, dmDueNext, dmReason, time.Now().UnixMicro(), a.ID); err != nil {
+				return err
+			}
+		}
+		for _, m := range append(msgs, dms...) {
 			ok, err := storeInbound(ctx, tx, a, m, p.DB.Now())
 			if err != nil {
 				return err
@@ -211,6 +255,11 @@ func (p *Poller) poll(ctx context.Context, accountID string) (int, error) {
 	}
 	return stored, nil
 }
+
+// dmRefusedWait is how long direct messages wait after the network refused
+// them to the credentials: until someone reconnects the account with the
+// permission, asking every poll would only repeat the refusal.
+const dmRefusedWait = 15 * time.Minute
 
 // failed keeps a network failure on the poller and schedules the next try:
 // when the rate limit resets, or after a doubling backoff.

@@ -47,11 +47,15 @@ func (s *Store) Reply(ctx context.Context, wsID, convID string, by Author, text 
 	if err != nil {
 		return Message{}, err
 	}
+	if a.Network == social.Mastodon {
+		text = Addressed(c.Person.Handle, text)
+	}
 	if by.Signature != "" {
 		text += " " + by.Signature
 	}
-	if n, limit := social.Rules(a.Network).Count(text), a.Limit(); n > limit {
-		return Message{}, valid.New("text", "is %d %s with your signature, over the %d that %s allows", n, social.Rules(a.Network).Unit, limit, a.Mention())
+	rule, limit := ReplyRule(a, c)
+	if n := rule.Count(text); n > limit {
+		return Message{}, valid.New("text", "is %d %s with your signature, over the %d that %s allows", n, rule.Unit, limit, a.Mention())
 	}
 	st, err := s.Settings(ctx, wsID)
 	if err != nil {
@@ -77,6 +81,30 @@ func (s *Store) Reply(ctx context.Context, wsID, convID string, by Author, text 
 		return m, nil
 	}
 	return s.send(ctx, wsID, m.ID, "sending")
+}
+
+// ReplyRule is how the network measures a reply in the conversation, and
+// the most it takes: a direct message on Bluesky or X has the chat's
+// limit, anything else the account's post limit.
+func ReplyRule(a social.Account, c Conversation) (social.Rule, int) {
+	if c.Direct {
+		if r, ok := social.DirectRules(a.Network); ok {
+			return r, r.Limit
+		}
+	}
+	return social.Rules(a.Network), a.Limit()
+}
+
+// Addressed starts a Mastodon reply with the person's handle unless it
+// already names them: Mastodon delivers a status, and notifies, only to
+// the accounts it mentions, so a direct reply without the handle would
+// reach nobody.
+func Addressed(handle, text string) string {
+	h := strings.TrimSpace(handle)
+	if !strings.HasPrefix(h, "@") || len(h) < 2 || strings.Contains(strings.ToLower(text), strings.ToLower(h)) {
+		return text
+	}
+	return h + " " + text
 }
 
 // Approve sends a reply that waited for approval.
@@ -116,21 +144,42 @@ func (s *Store) send(ctx context.Context, wsID, msgID, from string) (Message, er
 		return Message{}, err
 	}
 	d := social.Draft{Key: msgID, Text: m.Text, ReplyTo: replyTo}
+	var thread, person string
+	var convDirect bool
+	if err := s.db.R.QueryRowContext(ctx, `SELECT thread, person_id, direct FROM conversations WHERE id = $1`, convID).Scan(&thread, &person, &convDirect); err != nil {
+		return Message{}, err
+	}
+	d.Direct = convDirect
 	if replyTo != "" {
 		// A direct message is answered directly, never in public.
 		s.db.R.QueryRowContext(ctx, `SELECT direct FROM messages WHERE account_id = $1 AND remote_id = $2`, accountID, replyTo).Scan(&d.Direct)
 	}
+	if d.Direct {
+		d.Thread, d.To = thread, person
+	}
 	d.Created, _ = id.Time(msgID)
 	var pub social.Published
 	callErr := s.hub.Call(ctx, a, func(ctx context.Context, c social.Connector, conn *social.Conn) error {
+		// Where direct messages are apart from posts, a reply to one is a
+		// direct message in the same conversation.
+		dm, direct := c.(social.Messenger)
+		direct = direct && d.Direct
 		if from == "failed" {
-			if got, found, err := c.FindPublished(ctx, conn, d); err == nil && found {
+			find := c.FindPublished
+			if direct {
+				find = dm.FindDirect
+			}
+			if got, found, err := find(ctx, conn, d); err == nil && found {
 				pub = got
 				return nil
 			}
 		}
 		var err error
-		pub, err = c.Publish(ctx, conn, d)
+		if direct {
+			pub, err = dm.SendDirect(ctx, conn, d)
+		} else {
+			pub, err = c.Publish(ctx, conn, d)
+		}
 		return err
 	})
 	now := s.db.Now().UTC()

@@ -21,7 +21,9 @@ import (
 // Store is the inbox as the team works it: conversations, their messages
 // and notes, replies, saved replies, routing rules and customers.
 type Store struct {
-	db      *store.DB
+	db *store.DB
+	// r reads (db.R); a test counts the queries through it.
+	r       store.Querier
 	hub     *social.Hub
 	links   *links.Store
 	offers  *offers.Store
@@ -31,7 +33,7 @@ type Store struct {
 // NewStore returns the inbox. Replies go out through hub; saved replies
 // that insert an offer's link make tracked links with links.
 func NewStore(db *store.DB, hub *social.Hub, ls *links.Store, os *offers.Store, baseURL string) *Store {
-	return &Store{db: db, hub: hub, links: ls, offers: os, baseURL: baseURL}
+	return &Store{db: db, r: db.R, hub: hub, links: ls, offers: os, baseURL: baseURL}
 }
 
 // Conversation statuses.
@@ -44,18 +46,21 @@ const (
 // Conversation is one person's exchange with one brand account in one
 // thread.
 type Conversation struct {
-	ID              string     `json:"id"`
-	AccountID       string     `json:"account_id"`
-	Account         string     `json:"account"` // the brand account's @handle
-	Network         string     `json:"network"`
-	Person          Person     `json:"person"`
-	Status          string     `json:"status"`
-	AssigneeID      string     `json:"assignee_id,omitempty"`
-	Assignee        string     `json:"assignee,omitempty"`
-	Tags            []string   `json:"tags"`
-	Preview         string     `json:"preview"`
-	Unread          bool       `json:"unread"`
-	VIP             bool       `json:"vip"`
+	ID         string   `json:"id"`
+	AccountID  string   `json:"account_id"`
+	Account    string   `json:"account"` // the brand account's @handle
+	Network    string   `json:"network"`
+	Person     Person   `json:"person"`
+	Status     string   `json:"status"`
+	AssigneeID string   `json:"assignee_id,omitempty"`
+	Assignee   string   `json:"assignee,omitempty"`
+	Tags       []string `json:"tags"`
+	Preview    string   `json:"preview"`
+	Unread     bool     `json:"unread"`
+	VIP        bool     `json:"vip"`
+	// Direct: the person's latest message was a direct message, and the
+	// reply goes back as one.
+	Direct          bool       `json:"direct"`
 	LastMessageAt   time.Time  `json:"last_message_at"`
 	CreatedAt       time.Time  `json:"created_at"`
 	FirstResponseAt *time.Time `json:"first_response_at"`
@@ -102,149 +107,199 @@ type Filter struct {
 	Limit    int
 }
 
-// Settings are a workspace's inbox settings.
+// Settings are a workspace's inbox settings. A customer is a VIP, and
+// their conversations come first, when either threshold is met.
 type Settings struct {
 	RequireApproval bool  `json:"require_approval"` // agents' replies wait for a marketer's or admin's approval
 	VIPRevenue      int64 `json:"vip_revenue"`      // customers with at least this net revenue (minor units) are VIPs; 0: none
+	// VIPFollowers: customers with an identity followed by at least this
+	// many people (as the network said with their latest message) are
+	// VIPs; 0: none.
+	VIPFollowers int64 `json:"vip_followers"`
 }
 
-const convCols = `c.id, c.account_id, '@' || a.handle, c.network, c.person_id, c.person_handle, COALESCE(ci.customer_id, ''), c.status,
-	COALESCE(c.assignee_id, ''), COALESCE(m.name, ''), c.last_message_at, c.created_at, c.first_response_at, c.closed_at`
+// args numbers a query's parameters as they are added.
+type args []any
 
-const convFrom = ` FROM conversations c JOIN accounts a ON a.id = c.account_id LEFT JOIN members m ON m.id = c.assignee_id
-	LEFT JOIN customer_identities ci ON ci.workspace_id = c.workspace_id AND ci.network = c.network AND ci.person_id = c.person_id`
-
-func scanConv(row interface{ Scan(...any) error }) (Conversation, error) {
-	var c Conversation
-	var first, closed time.Time
-	err := row.Scan(&c.ID, &c.AccountID, &c.Account, &c.Network, &c.Person.AccountID, &c.Person.Handle, &c.Person.CustomerID, &c.Status,
-		&c.AssigneeID, &c.Assignee, store.T(&c.LastMessageAt), store.T(&c.CreatedAt), store.T(&first), store.T(&closed))
-	if errors.Is(err, sql.ErrNoRows) {
-		return c, store.ErrNotFound
-	}
-	c.Person.Network = c.Network
-	if !first.IsZero() {
-		c.FirstResponseAt = &first
-	}
-	if !closed.IsZero() {
-		c.ClosedAt = &closed
-	}
-	c.Tags = []string{}
-	return c, err
+func (a *args) add(v any) string {
+	*a = append(*a, v)
+	return fmt.Sprintf("$%d", len(*a))
 }
 
-// List returns the workspace's conversations for a member: VIPs first,
-// then the latest message first.
-func (s *Store) List(ctx context.Context, wsID, memberID string, f Filter) ([]Conversation, error) {
-	where, args := ` WHERE c.workspace_id = $1`, []any{wsID}
-	add := func(cond string, v any) {
-		args = append(args, v)
-		where += fmt.Sprintf(cond, len(args))
+// customerNetSQL is each customer's net revenue from social in workspace
+// ws (a parameter): the orders that used codes their identities claimed,
+// and the same shoppers' other orders, each order once per customer.
+func customerNetSQL(ws string) string {
+	return `claimed AS (SELECT DISTINCT ci.customer_id, cl.order_ref FROM claims cl JOIN customer_identities ci ON ci.workspace_id = cl.workspace_id
+		AND ci.network = cl.network AND ci.person_id = cl.account_id WHERE cl.workspace_id = ` + ws + ` AND cl.order_ref <> ''),
+	claimed_orders AS (SELECT cd.customer_id, o.id, o.customer FROM orders o JOIN claimed cd ON o.source || ':' || o.external_id = cd.order_ref
+		WHERE o.workspace_id = ` + ws + `),
+	customer_orders AS (SELECT customer_id, id FROM claimed_orders UNION SELECT d.customer_id, o.id FROM orders o
+		JOIN claimed_orders d ON o.customer = d.customer WHERE o.workspace_id = ` + ws + ` AND o.customer <> ''),
+	customer_net AS (SELECT co.customer_id, SUM(g.amount) AS net FROM customer_orders co JOIN ledger g ON g.order_id = co.id GROUP BY co.customer_id)`
+}
+
+// convQuery is a page of conversations, read in a fixed number of queries
+// whatever its length: one for the page, its previews, unread state and
+// VIP flags (computed in SQL, so VIPs sort first across the whole list,
+// not just within a page), and one for the tags.
+type convQuery struct {
+	ws, member string
+	st         Settings
+	where      string // conditions on c, with parameters from a
+	a          args
+	vipFirst   bool
+	limit      int
+}
+
+func (s *Store) conversations(ctx context.Context, q convQuery) ([]Conversation, error) {
+	a := q.a
+	ws := a.add(q.ws)
+	// The VIP customers are found once (few, next to the conversations);
+	// the page then takes the latest VIP conversations and the latest of
+	// the others, each an index walk that stops at the page's length, so
+	// a page costs the same however long the list.
+	var with []string
+	var vips []string
+	if q.st.VIPRevenue > 0 {
+		with = append(with, customerNetSQL(ws))
+		vips = append(vips, `SELECT customer_id FROM customer_net WHERE net >= `+a.add(q.st.VIPRevenue))
 	}
-	switch f.Status {
-	case Open, Pending, Closed:
-		add(` AND c.status = $%d`, f.Status)
-	default:
-		where += ` AND c.status <> 'closed'`
+	if q.st.VIPFollowers > 0 {
+		vips = append(vips, `SELECT customer_id FROM customer_identities WHERE workspace_id = `+ws+` AND followers >= `+a.add(q.st.VIPFollowers))
 	}
-	switch f.Assignee {
-	case "":
-	case "none":
-		where += ` AND c.assignee_id IS NULL`
-	default:
-		add(` AND c.assignee_id = $%d`, f.Assignee)
+	if len(vips) > 0 {
+		with = append(with, `vips AS (`+strings.Join(vips, " UNION ")+`)`)
 	}
-	if f.Tag != "" {
-		add(` AND EXISTS (SELECT 1 FROM conversation_tags t WHERE t.conversation_id = c.id AND t.tag = $%d)`, f.Tag)
+	member := a.add(q.member)
+	limit := a.add(q.limit)
+	cols := `c.id, c.account_id, c.network, c.person_id, c.person_handle, COALESCE(ci.customer_id, '') AS customer_id, c.status,
+		c.assignee_id, c.last_message_at, c.created_at, c.first_response_at, c.closed_at, c.direct, c.last_in_at`
+	tail := q.where + ` ORDER BY c.last_message_at DESC, c.id DESC LIMIT ` + limit
+	everyone := func(vip, cond string) string {
+		return `SELECT * FROM (SELECT ` + cols + `, ` + vip + ` AS vip FROM conversations c
+			LEFT JOIN customer_identities ci ON ci.workspace_id = c.workspace_id AND ci.network = c.network AND ci.person_id = c.person_id
+			WHERE c.workspace_id = ` + ws + cond + tail + `) others`
 	}
-	if f.Account != "" {
-		add(` AND c.account_id = $%d`, f.Account)
+	pages := everyone("0", "")
+	switch {
+	case len(vips) > 0 && q.vipFirst:
+		// VIPs are few: their conversations are found from them (CROSS
+		// JOIN keeps SQLite's join in that order), the others by walking
+		// the list from the latest.
+		pages = `SELECT * FROM (SELECT ` + cols + `, 1 AS vip FROM vips v JOIN customer_identities ci ON ci.customer_id = v.customer_id
+			CROSS JOIN conversations c WHERE ci.workspace_id = ` + ws + ` AND c.workspace_id = ci.workspace_id AND c.network = ci.network
+			AND c.person_id = ci.person_id` + tail + `) vip UNION ALL ` +
+			everyone("0", ` AND (ci.customer_id IS NULL OR ci.customer_id NOT IN (SELECT customer_id FROM vips))`)
+	case len(vips) > 0:
+		pages = everyone(`CASE WHEN ci.customer_id IN (SELECT customer_id FROM vips) THEN 1 ELSE 0 END`, "")
 	}
-	if f.Limit <= 0 || f.Limit > 200 {
-		f.Limit = 100
+	order := `p.last_message_at DESC, p.id DESC`
+	if q.vipFirst {
+		order = `p.vip DESC, ` + order
 	}
-	args = append(args, f.Limit)
-	rows, err := s.db.R.QueryContext(ctx, `SELECT `+convCols+convFrom+where+fmt.Sprintf(` ORDER BY c.last_message_at DESC LIMIT $%d`, len(args)), args...)
+	query := `SELECT p.id, p.account_id, '@' || a.handle, p.network, p.person_id, p.person_handle, p.customer_id, p.status,
+		COALESCE(p.assignee_id, ''), COALESCE(m.name, ''), p.last_message_at, p.created_at, p.first_response_at, p.closed_at, p.direct, p.vip,
+		p.last_in_at, COALESCE(r.read_at, 0),
+		COALESCE((SELECT g.text FROM messages g WHERE g.conversation_id = p.id ORDER BY g.at DESC, g.id DESC LIMIT 1), '')
+		FROM (` + pages + `) p
+		JOIN accounts a ON a.id = p.account_id LEFT JOIN members m ON m.id = p.assignee_id
+		LEFT JOIN conversation_reads r ON r.conversation_id = p.id AND r.member_id = ` + member + `
+		ORDER BY ` + order + ` LIMIT ` + limit
+	if len(with) > 0 {
+		query = `WITH ` + strings.Join(with, ", ") + ` ` + query
+	}
+	rows, err := s.r.QueryContext(ctx, query, a...)
 	if err != nil {
-		return nil, fmt.Errorf("inbox: list: %w", err)
+		return nil, fmt.Errorf("inbox: conversations: %w", err)
 	}
-	var out []Conversation
+	out := []Conversation{}
+	byID := map[string]int{}
 	for rows.Next() {
-		c, err := scanConv(rows)
-		if err != nil {
+		var c Conversation
+		var first, closed, lastIn, read time.Time
+		var isVIP int
+		if err := rows.Scan(&c.ID, &c.AccountID, &c.Account, &c.Network, &c.Person.AccountID, &c.Person.Handle, &c.Person.CustomerID, &c.Status,
+			&c.AssigneeID, &c.Assignee, store.T(&c.LastMessageAt), store.T(&c.CreatedAt), store.T(&first), store.T(&closed), &c.Direct, &isVIP,
+			store.T(&lastIn), store.T(&read), &c.Preview); err != nil {
 			rows.Close()
 			return nil, err
 		}
+		c.Person.Network = c.Network
+		if !first.IsZero() {
+			c.FirstResponseAt = &first
+		}
+		if !closed.IsZero() {
+			c.ClosedAt = &closed
+		}
+		c.Preview = clip(c.Preview, 140)
+		c.Unread = q.member != "" && lastIn.After(read)
+		c.VIP = isVIP == 1
+		c.Tags = []string{}
+		byID[c.ID] = len(out)
 		out = append(out, c)
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
-	if err := s.decorate(ctx, wsID, memberID, out); err != nil {
-		return nil, err
+	if len(out) == 0 {
+		return out, nil
 	}
-	slices.SortStableFunc(out, func(a, b Conversation) int {
-		if a.VIP != b.VIP {
-			if a.VIP {
-				return -1
-			}
-			return 1
+	var ta args
+	marks := make([]string, len(out))
+	for i, c := range out {
+		marks[i] = ta.add(c.ID)
+	}
+	rows, err = s.r.QueryContext(ctx, `SELECT conversation_id, tag FROM conversation_tags WHERE conversation_id IN (`+strings.Join(marks, ", ")+`)
+		ORDER BY conversation_id, tag`, ta...)
+	if err != nil {
+		return nil, fmt.Errorf("inbox: tags: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var cid, tag string
+		if err := rows.Scan(&cid, &tag); err != nil {
+			return nil, err
 		}
-		return 0
-	})
-	return out, nil
+		if i, ok := byID[cid]; ok {
+			out[i].Tags = append(out[i].Tags, tag)
+		}
+	}
+	return out, rows.Err()
 }
 
-// decorate adds tags, the last message, unread state and the VIP flag.
-func (s *Store) decorate(ctx context.Context, wsID, memberID string, cs []Conversation) error {
-	if len(cs) == 0 {
-		return nil
-	}
+// List returns the workspace's conversations for a member: VIPs first,
+// then the latest message first.
+func (s *Store) List(ctx context.Context, wsID, memberID string, f Filter) ([]Conversation, error) {
 	st, err := s.Settings(ctx, wsID)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	revenue := map[string]int64{}
-	for i := range cs {
-		c := &cs[i]
-		q := s.db.R
-		rows, err := q.QueryContext(ctx, `SELECT tag FROM conversation_tags WHERE conversation_id = $1 ORDER BY tag`, c.ID)
-		if err != nil {
-			return err
-		}
-		for rows.Next() {
-			var t string
-			rows.Scan(&t)
-			c.Tags = append(c.Tags, t)
-		}
-		rows.Close()
-		var at time.Time
-		err = q.QueryRowContext(ctx, `SELECT text, at FROM messages WHERE conversation_id = $1 ORDER BY at DESC, id DESC LIMIT 1`, c.ID).Scan(&c.Preview, store.T(&at))
-		if err != nil && !errors.Is(err, sql.ErrNoRows) {
-			return err
-		}
-		c.Preview = clip(c.Preview, 140)
-		var read time.Time
-		err = q.QueryRowContext(ctx, `SELECT read_at FROM conversation_reads WHERE conversation_id = $1 AND member_id = $2`, c.ID, memberID).Scan(store.T(&read))
-		if err != nil && !errors.Is(err, sql.ErrNoRows) {
-			return err
-		}
-		var lastIn time.Time
-		q.QueryRowContext(ctx, `SELECT MAX(created_at) FROM messages WHERE conversation_id = $1 AND direction = 'in'`, c.ID).Scan(store.T(&lastIn))
-		c.Unread = memberID != "" && lastIn.After(read)
-		if st.VIPRevenue > 0 && c.Person.CustomerID != "" {
-			r, ok := revenue[c.Person.CustomerID]
-			if !ok {
-				if r, err = customerNet(ctx, q, wsID, c.Person.CustomerID); err != nil {
-					return err
-				}
-				revenue[c.Person.CustomerID] = r
-			}
-			c.VIP = r >= st.VIPRevenue
-		}
+	q := convQuery{ws: wsID, member: memberID, st: st, vipFirst: true, limit: f.Limit}
+	switch f.Status {
+	case Open, Pending, Closed:
+		q.where += ` AND c.status = ` + q.a.add(f.Status)
+	default:
+		q.where += ` AND c.status <> 'closed'`
 	}
-	return nil
+	switch f.Assignee {
+	case "":
+	case "none":
+		q.where += ` AND c.assignee_id IS NULL`
+	default:
+		q.where += ` AND c.assignee_id = ` + q.a.add(f.Assignee)
+	}
+	if f.Tag != "" {
+		q.where += ` AND EXISTS (SELECT 1 FROM conversation_tags t WHERE t.conversation_id = c.id AND t.tag = ` + q.a.add(f.Tag) + `)`
+	}
+	if f.Account != "" {
+		q.where += ` AND c.account_id = ` + q.a.add(f.Account)
+	}
+	if q.limit <= 0 || q.limit > 200 {
+		q.limit = 100
+	}
+	return s.conversations(ctx, q)
 }
 
 func clip(s string, n int) string {
@@ -258,15 +313,20 @@ func clip(s string, n int) string {
 // Get returns a conversation of the workspace with its messages (oldest
 // first) and notes.
 func (s *Store) Get(ctx context.Context, wsID, memberID, convID string) (Conversation, []Message, []Note, error) {
-	c, err := scanConv(s.db.R.QueryRowContext(ctx, `SELECT `+convCols+convFrom+` WHERE c.workspace_id = $1 AND c.id = $2`, wsID, convID))
+	st, err := s.Settings(ctx, wsID)
 	if err != nil {
-		return c, nil, nil, err
+		return Conversation{}, nil, nil, err
 	}
-	cs := []Conversation{c}
-	if err := s.decorate(ctx, wsID, memberID, cs); err != nil {
-		return c, nil, nil, err
+	q := convQuery{ws: wsID, member: memberID, st: st, limit: 1}
+	q.where = ` AND c.id = ` + q.a.add(convID)
+	cs, err := s.conversations(ctx, q)
+	if err != nil {
+		return Conversation{}, nil, nil, err
 	}
-	c = cs[0]
+	if len(cs) == 0 {
+		return Conversation{}, nil, nil, store.ErrNotFound
+	}
+	c := cs[0]
 	rows, err := s.db.R.QueryContext(ctx, `SELECT g.id, g.direction, COALESCE(g.remote_id, ''), g.url, g.author_handle, COALESCE(g.member_id, ''),
 		COALESCE(m.name, ''), g.text, g.status, g.error, g.at FROM messages g LEFT JOIN members m ON m.id = g.member_id
 		WHERE g.conversation_id = $1 ORDER BY g.at, g.id`, convID)
@@ -416,7 +476,8 @@ func (s *Store) AddNote(ctx context.Context, wsID, convID, memberID, text string
 // Settings returns the workspace's inbox settings.
 func (s *Store) Settings(ctx context.Context, wsID string) (Settings, error) {
 	var st Settings
-	err := s.db.R.QueryRowContext(ctx, `SELECT require_approval, vip_revenue FROM inbox_settings WHERE workspace_id = $1`, wsID).Scan(&st.RequireApproval, &st.VIPRevenue)
+	err := s.r.QueryRowContext(ctx, `SELECT require_approval, vip_revenue, vip_followers FROM inbox_settings WHERE workspace_id = $1`, wsID).Scan(
+		&st.RequireApproval, &st.VIPRevenue, &st.VIPFollowers)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Settings{}, nil
 	}
@@ -425,10 +486,18 @@ func (s *Store) Settings(ctx context.Context, wsID string) (Settings, error) {
 
 // SaveSettings stores the workspace's inbox settings.
 func (s *Store) SaveSettings(ctx context.Context, wsID string, st Settings) error {
+	var e valid.Errors
 	if st.VIPRevenue < 0 {
-		return valid.New("vip_revenue", "must be zero or more")
+		e.Add("vip_revenue", "must be zero or more")
 	}
-	_, err := s.db.W.ExecContext(ctx, `INSERT INTO inbox_settings (workspace_id, require_approval, vip_revenue) VALUES ($1, $2, $3)
-		ON CONFLICT (workspace_id) DO UPDATE SET require_approval = excluded.require_approval, vip_revenue = excluded.vip_revenue`, wsID, st.RequireApproval, st.VIPRevenue)
+	if st.VIPFollowers < 0 || st.VIPFollowers > 1e12 {
+		e.Add("vip_followers", "must be a number of followers, zero or more")
+	}
+	if err := e.Err(); err != nil {
+		return err
+	}
+	_, err := s.db.W.ExecContext(ctx, `INSERT INTO inbox_settings (workspace_id, require_approval, vip_revenue, vip_followers) VALUES ($1, $2, $3, $4)
+		ON CONFLICT (workspace_id) DO UPDATE SET require_approval = excluded.require_approval, vip_revenue = excluded.vip_revenue,
+		vip_followers = excluded.vip_followers`, wsID, st.RequireApproval, st.VIPRevenue, st.VIPFollowers)
 	return err
 }

@@ -46,6 +46,21 @@ func Rules(network string) Rule {
 	return Rule{Name: "Sandbox", Limit: 500, Count: uniseg.GraphemeClusterCount, Unit: "characters"}
 }
 
+// DirectRules returns the network's length rule for a direct message, and
+// whether it has one of its own: Bluesky's chat takes 1000 graphemes
+// (chat.bsky.convo.defs#messageInput) and X's direct messages 10,000
+// characters. On Mastodon and the sandbox a direct message is a post, under
+// the post rule (false).
+func DirectRules(network string) (Rule, bool) {
+	switch network {
+	case Bluesky:
+		return Rule{Name: "Bluesky chat", Limit: 1000, Count: uniseg.GraphemeClusterCount, Unit: "graphemes"}, true
+	case X:
+		return Rule{Name: "X direct messages", Limit: 10000, Count: utf8.RuneCountInString, Unit: "characters"}, true
+	}
+	return Rules(network), false
+}
+
 // urlLength is what Mastodon and X count a link as, whatever its length.
 const urlLength = 23
 

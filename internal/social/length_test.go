@@ -41,6 +41,20 @@ func TestLengthRules(t *testing.T) {
 	if n, ok := (social.Account{Network: social.Mastodon, CharLimit: 1000}).Check(strings.Repeat("a", 900)); !ok || n != 900 {
 		t.Error("an instance's own limit was not used")
 	}
+	// Direct messages: Bluesky's chat and X's DMs have their own limits;
+	// on Mastodon a direct message is a post.
+	for network, want := range map[string]int{social.Bluesky: 1000, social.X: 10000} {
+		r, own := social.DirectRules(network)
+		if !own || r.Limit != want {
+			t.Errorf("%s direct rule: %+v %v", network, r, own)
+		}
+	}
+	if r, own := social.DirectRules(social.X); r.Count("日本語 👩‍👩‍👧") != 9 || !own {
+		t.Errorf("X direct messages count characters: %d", r.Count("日本語 👩‍👩‍👧"))
+	}
+	if r, own := social.DirectRules(social.Mastodon); own || r.Limit != 500 {
+		t.Errorf("Mastodon direct rule: %+v %v", r, own)
+	}
 }
 
 func FuzzLength(f *testing.F) {

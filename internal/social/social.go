@@ -103,8 +103,12 @@ type Draft struct {
 	LinkURL string // the tracked link inside Text, for networks that mark links up
 	ReplyTo string // the remote ID of the post answered, for replies
 	// Direct keeps a reply to a direct message direct (Mastodon's
-	// "direct" visibility): a private question never gets a public answer.
+	// "direct" visibility; a Messenger's SendDirect elsewhere): a private
+	// question never gets a public answer.
 	Direct bool
+	// Thread is the network's direct-message conversation and To the
+	// person answered (their stable account ID), for SendDirect.
+	Thread, To string
 	// Created is when the copy was composed, stable across retries, for
 	// networks whose record keys carry a time (Bluesky's TIDs).
 	Created time.Time
@@ -126,6 +130,9 @@ type Message struct {
 	URL      string    `json:"url,omitempty"`
 	Direct   bool      `json:"direct"`
 	At       time.Time `json:"at"`
+	// Followers is how many followers the author had, as the network said
+	// with the message (nil: it did not say).
+	Followers *int64 `json:"followers,omitempty"`
 }
 
 // Connector is what a network offers Roost. Every call takes a deadline
@@ -160,6 +167,26 @@ type Streamer interface {
 	Stream(ctx context.Context, c *Conn, wake func()) error
 }
 
+// Messenger is a connector whose network keeps direct messages apart from
+// posts: Bluesky's chat, X's direct messages. (Mastodon's direct messages
+// are mentions of "direct" visibility: Mentions reads them and Publish
+// answers them with Draft.Direct.)
+type Messenger interface {
+	// DirectMessages returns the direct messages people sent the account
+	// after the cursor, oldest first, each with Direct set and Thread
+	// naming the network's conversation, and the cursor to pass next time
+	// ("" starts from now). The account's own messages are left out. A
+	// failure returns no messages and the same cursor.
+	DirectMessages(ctx context.Context, c *Conn, cursor string) ([]Message, string, error)
+	// SendDirect sends d.Text as a direct message in the conversation
+	// d.Thread, to the person d.To.
+	SendDirect(ctx context.Context, c *Conn, d Draft) (Published, error)
+	// FindDirect looks among the conversation's latest messages for one
+	// the account sent from the draft, after an attempt whose outcome is
+	// unknown (networks take no idempotency key for direct messages).
+	FindDirect(ctx context.Context, c *Conn, d Draft) (Published, bool, error)
+}
+
 // ErrNoSuchPerson is returned by Lookup for an unknown handle.
 var ErrNoSuchPerson = errors.New("no such person on this network")
 
@@ -171,6 +198,11 @@ const (
 	Unauthorized Kind = "unauthorized" // the credentials were refused: reconnect
 	Rejected     Kind = "rejected"     // the network refused the request itself (too long, duplicate, …): do not retry
 	Unavailable  Kind = "unavailable"  // down, slow or garbled: retry later
+	// Forbidden: the credentials work but were not granted this (a Bluesky
+	// app password without access to direct messages, an X connection
+	// without the dm.read scope). The account stays healthy for the rest;
+	// reconnecting with the permission fixes it.
+	Forbidden Kind = "forbidden"
 )
 
 // Error is a failed network call.

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/roost-hq/roost/internal/inbox"
 	"github.com/roost-hq/roost/internal/social"
 	"github.com/roost-hq/roost/internal/social/bluesky"
 	"github.com/roost-hq/roost/internal/social/mastodon"
@@ -62,6 +63,10 @@ type accountData struct {
 	FollowerCount int
 	Timeline      []social.Message
 	Sandbox       bool
+	// How the inbox reads the account; DirectApart: its network keeps
+	// direct messages apart from posts (Bluesky, X).
+	Reading     *inbox.Reading
+	DirectApart bool
 }
 
 func (s *Web) accountPage(w http.ResponseWriter, r *http.Request) {
@@ -78,6 +83,15 @@ func (s *Web) renderAccount(w http.ResponseWriter, r *http.Request, status int, 
 		return
 	}
 	d := accountData{Account: a, Rule: social.Rules(a.Network), Sandbox: a.Network == social.Sandbox}
+	_, d.DirectApart = s.Hub.Connector(a.Network).(social.Messenger)
+	rs, err := s.Inbox.Readings(r.Context(), a.WorkspaceID)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if rd, ok := rs[a.ID]; ok {
+		d.Reading = &rd
+	}
 	pts, err := s.Social.FollowerSeries(r.Context(), a.ID, time.Now().AddDate(0, 0, -90))
 	if err != nil {
 		s.fail(w, r, err)

@@ -24,6 +24,14 @@ type inboxData struct {
 	Accounts      []social.Account
 	Metrics       inbox.Metrics
 	Me            string
+	// Unread are the accounts whose direct messages the inbox cannot
+	// read, with the reason.
+	Unread []readingNotice
+}
+
+type readingNotice struct {
+	Account social.Account
+	Reason  string
 }
 
 func (s *Web) inboxPage(w http.ResponseWriter, r *http.Request) {
@@ -50,6 +58,16 @@ func (s *Web) inboxPage(w http.ResponseWriter, r *http.Request) {
 	if d.Metrics, err = s.Inbox.Metrics(r.Context(), v.Workspace.ID, time.Now()); err != nil {
 		s.fail(w, r, err)
 		return
+	}
+	rs, err := s.Inbox.Readings(r.Context(), v.Workspace.ID)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	for _, a := range d.Accounts {
+		if rd := rs[a.ID]; rd.DirectError != "" && !a.Disconnected {
+			d.Unread = append(d.Unread, readingNotice{Account: a, Reason: rd.DirectError})
+		}
 	}
 	s.render(w, r, http.StatusOK, "inbox", view{Title: "Inbox", Data: d})
 }
@@ -86,8 +104,8 @@ func (s *Web) renderConversation(w http.ResponseWriter, r *http.Request, status 
 		s.fail(w, r, err)
 		return
 	}
-	d := conversationData{Conversation: c, Messages: msgs, Notes: notes, Limit: a.Limit(), Rule: social.Rules(a.Network), Signature: v.Member.Signature,
-		CanApprove: v.Member.Role.Markets()}
+	d := conversationData{Conversation: c, Messages: msgs, Notes: notes, Signature: v.Member.Signature, CanApprove: v.Member.Role.Markets()}
+	d.Rule, d.Limit = inbox.ReplyRule(a, c)
 	if d.Members, err = s.Team.Members(r.Context(), v.Workspace.ID, "", teamPageSize); err != nil {
 		s.fail(w, r, err)
 		return
@@ -183,12 +201,13 @@ func (s *Web) conversationAction(w http.ResponseWriter, r *http.Request) {
 // Inbox settings: approval, the VIP threshold, saved replies and rules.
 
 type inboxSettingsData struct {
-	Settings  inbox.Settings
-	Currency  string
-	VIP       string
-	Templates []inbox.Template
-	Rules     []inbox.Rule
-	Members   []team.Member
+	Settings     inbox.Settings
+	Currency     string
+	VIP          string
+	VIPFollowers string
+	Templates    []inbox.Template
+	Rules        []inbox.Rule
+	Members      []team.Member
 }
 
 func (s *Web) inboxSettingsPage(w http.ResponseWriter, r *http.Request) {
@@ -211,6 +230,9 @@ func (s *Web) renderInboxSettings(w http.ResponseWriter, r *http.Request, form m
 	d.Currency = st.Currency
 	if d.Settings.VIPRevenue > 0 {
 		d.VIP = strings.TrimSuffix(money.Format(d.Settings.VIPRevenue, st.Currency), " "+st.Currency)
+	}
+	if d.Settings.VIPFollowers > 0 {
+		d.VIPFollowers = strconv.FormatInt(d.Settings.VIPFollowers, 10)
 	}
 	if d.Templates, err = s.Inbox.Templates(r.Context(), ws); err != nil {
 		s.fail(w, r, err)
@@ -250,7 +272,14 @@ func (s *Web) saveInboxSettings(w http.ResponseWriter, r *http.Request) {
 				break
 			}
 		}
-		err = s.Inbox.SaveSettings(r.Context(), ws, inbox.Settings{RequireApproval: r.PostFormValue("require_approval") == "on", VIPRevenue: vip})
+		var followers int64
+		if v := strings.NewReplacer(",", "", " ", "", "_", "").Replace(r.PostFormValue("vip_followers")); v != "" {
+			if followers, err = strconv.ParseInt(v, 10, 64); err != nil || followers < 0 {
+				err = valid.New("vip_followers", "must be a whole number of followers, such as 10000")
+				break
+			}
+		}
+		err = s.Inbox.SaveSettings(r.Context(), ws, inbox.Settings{RequireApproval: r.PostFormValue("require_approval") == "on", VIPRevenue: vip, VIPFollowers: followers})
 	case "template":
 		_, err = s.Inbox.SaveTemplate(r.Context(), ws, r.PostFormValue("name"), r.PostFormValue("body"))
 	case "delete-template":
@@ -261,7 +290,7 @@ func (s *Web) saveInboxSettings(w http.ResponseWriter, r *http.Request) {
 		err = s.Inbox.DeleteRule(r.Context(), ws, r.PostFormValue("id"))
 	}
 	if _, ok := valid.As(err); ok {
-		s.renderInboxSettings(w, r, formValues(r, "vip_revenue", "name", "body", "words", "tag", "assignee_id"), err)
+		s.renderInboxSettings(w, r, formValues(r, "vip_revenue", "vip_followers", "name", "body", "words", "tag", "assignee_id"), err)
 		return
 	}
 	if err != nil {

@@ -1,10 +1,13 @@
 package web_test
 
 import (
+	"context"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/roost-hq/roost/internal/server/servertest"
 	"github.com/roost-hq/roost/internal/social/mastodon/mastodontest"
@@ -63,10 +66,35 @@ func TestConnectMastodon(t *testing.T) {
 		want(t, owner.Get(r.Header.Get("Location")), 200, "@outlet@"+host+" connected", "1234", "posts up to 1000 characters", "healthy")
 		// A state works once.
 		wantRedirect(t, owner.Get(cb+url.Values{"code": {"good-code"}, "state": {state}}.Encode()), page)
+		acct := r.Header.Get("Location")
+
+		// A direct message arrives; the reply is a direct status naming
+		// the person.
+		ctx := context.Background()
+		e.Poller.Every = time.Millisecond
+		e.Poller.RunOnce(ctx) // the cursor starts from now
+		want(t, owner.Get(acct), 200, "mentions read")
+		f.AddDirect(t, "ann@other.example", "@outlet where is my order?")
+		time.Sleep(2 * time.Millisecond)
+		if n, err := e.Poller.RunOnce(ctx); n != 1 || err != nil {
+			t.Fatalf("poll: %d %v", n, err)
+		}
+		inboxPage := owner.Get("/app/inbox")
+		want(t, inboxPage, 200, "@ann@other.example", `<span class="badge">direct</span>`)
+		conv := regexp.MustCompile(`/app/inbox/(cnv_[a-z0-9]+)`).FindStringSubmatch(inboxPage.Body)
+		convPath := "/app/inbox/" + conv[1]
+		want(t, owner.Get(convPath), 200, "direct message", "Sent as a direct message")
+		wantRedirect(t, owner.Post(convPath, convPath, url.Values{"action": {"reply"}, "text": {"It shipped today."}}), convPath)
+		f.Lock()
+		last := f.Statuses[len(f.Statuses)-1]
+		f.Unlock()
+		if last.Visibility != "direct" || !strings.Contains(last.Content, "@ann@other.example It shipped today. ^OW") {
+			t.Fatalf("the instance got %+v", last)
+		}
+
 		f.Lock()
 		f.Revoked = true
 		f.Unlock()
-		acct := r.Header.Get("Location")
 		wantRedirect(t, owner.Post(acct, acct+"/refresh", nil), acct)
 		want(t, owner.Get(acct), 200, "The access token was revoked", "revoked: reconnect")
 	})

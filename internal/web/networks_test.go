@@ -1,6 +1,7 @@
 package web_test
 
 import (
+	"context"
 	"net/http"
 	"net/url"
 	"strings"
@@ -81,6 +82,14 @@ func TestConnectBluesky(t *testing.T) {
 		if r.Status != http.StatusSeeOther || !strings.HasPrefix(r.Header.Get("Location"), page+"/acc_") {
 			t.Fatalf("connect: %d %s\n%s", r.Status, r.Header.Get("Location"), r.Body)
 		}
-		want(t, owner.Get(r.Header.Get("Location")), 200, "@"+blueskytest.Handle+" connected", "healthy", "300")
+		acct := r.Header.Get("Location")
+		want(t, owner.Get(acct), 200, "@"+blueskytest.Handle+" connected", "healthy", "300")
+		want(t, owner.Get(page), 200, "Allow access to your direct messages")
+
+		// The app password was made without access to direct messages:
+		// the inbox says so, and so does the account, which stays healthy.
+		e.Poller.RunOnce(context.Background())
+		want(t, owner.Get("/app/inbox"), 200, "Direct messages to @"+blueskytest.Handle+" are not being read", "Allow access to your direct messages")
+		want(t, owner.Get(acct), 200, "direct messages not read", "Allow access to your direct messages", "healthy")
 	})
 }

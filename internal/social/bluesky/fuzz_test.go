@@ -2,6 +2,8 @@ package bluesky
 
 import (
 	"encoding/base64"
+	"encoding/json"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -124,6 +126,62 @@ func FuzzPDSEndpoint(f *testing.F) {
 		scheme, host, _ := strings.Cut(ep, "://")
 		if scheme != "https" && !(scheme == "http" && strings.HasPrefix(service, "http://")) || host == "" || strings.ContainsAny(host, "/?#@") {
 			t.Fatalf("pdsEndpoint(%q) = %q", doc, ep)
+		}
+	})
+}
+
+func TestChatLogFixture(t *testing.T) {
+	t.Parallel()
+	b, err := os.ReadFile("blueskytest/testdata/getLog.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var p logPage
+	if err := json.Unmarshal(b, &p); err != nil {
+		t.Fatal(err)
+	}
+	const self = "did:plc:o7tletr2ubr5wkzxq4jm3sda"
+	ms := chatMessages(p.Logs, self, "")
+	// The person's message; not the account's own reply, nor the read and
+	// delete events.
+	if len(ms) != 1 {
+		t.Fatalf("%d messages: %+v", len(ms), ms)
+	}
+	want := social.Message{RemoteID: "3lbn4lz4kwp2c/3lbn4m2t6gs2c", Thread: "3lbn4lz4kwp2c", Direct: true,
+		Author: social.Identity{Network: social.Bluesky, AccountID: "did:plc:ewvi7nxzyoun6zhxrhs64oiz", Handle: "@zsc.bsky.social"},
+		Text:   "hi! is the XPS deal still on? ROOST-7KQ4MX 🙏", URL: "https://bsky.app/messages/3lbn4lz4kwp2c",
+		At: time.Date(2026, 11, 20, 14, 50, 30, 512000000, time.UTC)}
+	if got := ms[0]; got.RemoteID != want.RemoteID || got.Thread != want.Thread || got.Author != want.Author || got.Text != want.Text ||
+		got.URL != want.URL || !got.At.Equal(want.At) || !got.Direct {
+		t.Fatalf("message:\n got %+v\nwant %+v", got, want)
+	}
+	if ms := chatMessages(p.Logs, self, "3lbn4m2t7ck2c"); len(ms) != 0 {
+		t.Fatalf("a message at the cursor read again: %+v", ms)
+	}
+}
+
+// FuzzChatLog feeds chat logs: whatever they hold, the messages are
+// direct, each once, newer than the cursor, from someone else.
+func FuzzChatLog(f *testing.F) {
+	if b, err := os.ReadFile("blueskytest/testdata/getLog.json"); err == nil {
+		f.Add(b, "")
+	}
+	f.Add([]byte(`{"logs":[{"$type":"chat.bsky.convo.defs#logCreateMessage","rev":"b","convoId":"c","message":{"id":"m","sender":{"did":"did:plc:x"},"sentAt":"nope","text":"\u0000"}},`+
+		`{"$type":"chat.bsky.convo.defs#logCreateMessage","rev":"c","convoId":"c","message":{"id":"m","sender":{"did":"did:plc:x"}}}]}`), "a")
+	f.Add([]byte(`{"logs":[{"$type":"chat.bsky.convo.defs#logCreateMessage","rev":"","convoId":"","message":{"$type":"x","id":""}}]}`), "")
+	f.Fuzz(func(t *testing.T, b []byte, since string) {
+		var p logPage
+		if json.Unmarshal(b, &p) != nil {
+			return
+		}
+		const self = "did:plc:o7tletr2ubr5wkzxq4jm3sda"
+		seen := map[string]bool{}
+		for _, m := range chatMessages(p.Logs, self, since) {
+			if !m.Direct || m.Thread == "" || seen[m.RemoteID] || m.Author.AccountID == self || !validDID(m.Author.AccountID) ||
+				m.Author.Network != social.Bluesky || !utf8.ValidString(m.Text) {
+				t.Fatalf("message %+v", m)
+			}
+			seen[m.RemoteID] = true
 		}
 	})
 }

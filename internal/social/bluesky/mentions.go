@@ -43,7 +43,7 @@ func wanted(reason string) bool {
 
 const (
 	pageSize = 100              // listNotifications' largest page
-	maxPages = 5                // one read; the next poll carries on
+	maxPages = 20               // one read (2000 notifications); older ones are skipped
 	overlap  = 10 * time.Minute // how far below the cursor each read looks again
 	maxSeen  = 100              // messages a cursor names
 )
@@ -101,7 +101,7 @@ type notification struct {
 // A cursor Roost cannot read (damaged, or from another version) also
 // starts from now.
 //
-// One call reads at most maxPages pages (500 notifications); if more came
+// One call reads at most maxPages pages (2000 notifications); if more came
 // since the last read, the oldest of them are skipped.
 func (c *Connector) Mentions(ctx context.Context, conn *social.Conn, cur string) ([]social.Message, string, error) {
 	s, err := open(conn)
@@ -121,6 +121,9 @@ func (c *Connector) Mentions(ctx context.Context, conn *social.Conn, cur string)
 	if err != nil {
 		return nil, cur, err
 	}
+	// Notifications carry the author's profile without its follower
+	// count: it is asked for the authors (25 a call).
+	c.addFollowers(ctx, s, msgs)
 	return msgs, next.String(), nil
 }
 

@@ -52,6 +52,10 @@ type xrpcReq struct {
 	body   any
 	out    any
 	token  string
+	// proxy names the service the PDS forwards the call to, in the
+	// atproto-proxy header ("" lets the PDS choose: the AppView for
+	// app.bsky.*).
+	proxy string
 }
 
 // xrpcError is the body of every XRPC failure.
@@ -94,6 +98,9 @@ func (c *Connector) xrpc(ctx context.Context, r xrpcReq) (string, error) {
 	if r.token != "" {
 		h.Set("Authorization", "Bearer "+r.token)
 	}
+	if r.proxy != "" {
+		h.Set("atproto-proxy", r.proxy)
+	}
 	req := netclient.Request{Method: r.method, URL: u, Header: h, Out: r.out}
 	if r.body != nil {
 		req.JSON = r.body
@@ -133,13 +140,26 @@ func refused(err error, reason string) error {
 
 // lapsed reports whether a call failed on its token: an access token past
 // its time is a 400 ExpiredToken from a PDS and a 401 from the AppView
-// behind it; a token the server cannot verify is a 400 InvalidToken.
+// behind it; a token the server cannot verify is a 400 InvalidToken. A
+// 400 InvalidToken "Bad token method" (or "Bad token scope") is not a
+// lapsed token but one not allowed this call (see notAllowed): a new
+// session would be refused the same.
 func lapsed(err error, name string) bool {
 	e := asError(err)
-	if e == nil {
+	if e == nil || notAllowed(err, name) {
 		return false
 	}
 	return e.Status == http.StatusUnauthorized || e.Status == http.StatusBadRequest && (name == "ExpiredToken" || name == "InvalidToken")
+}
+
+// notAllowed reports whether the PDS refused the call to the session's
+// kind of token: an app password not allowed direct messages calling
+// chat.bsky.* (the PDS's pipethrough answers 400 InvalidToken "Bad token
+// method"), or a call an app password may never make ("Bad token scope").
+func notAllowed(err error, name string) bool {
+	e := asError(err)
+	return e != nil && e.Status == http.StatusBadRequest && name == "InvalidToken" &&
+		(strings.Contains(e.Reason, "Bad token method") || strings.Contains(e.Reason, "Bad token scope"))
 }
 
 // session is an account's credentials for one connector call, which

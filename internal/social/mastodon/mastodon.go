@@ -76,7 +76,7 @@ type account struct {
 	Username       string `json:"username"`
 	Acct           string `json:"acct"`
 	DisplayName    string `json:"display_name"`
-	FollowersCount int64  `json:"followers_count"`
+	FollowersCount *int64 `json:"followers_count"`
 	URL            string `json:"url"`
 }
 
@@ -98,7 +98,10 @@ func (c *Connector) Verify(ctx context.Context, conn *social.Conn) (social.Profi
 	if err := c.call(ctx, conn, http.MethodGet, "/api/v1/accounts/verify_credentials", nil, &a, nil); err != nil {
 		return social.Profile{}, err
 	}
-	p := social.Profile{RemoteID: a.ID, Handle: a.Username, DisplayName: a.DisplayName, Followers: a.FollowersCount}
+	p := social.Profile{RemoteID: a.ID, Handle: a.Username, DisplayName: a.DisplayName}
+	if a.FollowersCount != nil {
+		p.Followers = *a.FollowersCount
+	}
 	var inst struct {
 		Configuration struct {
 			Statuses struct {
@@ -195,8 +198,11 @@ func (c *Connector) Mentions(ctx context.Context, conn *social.Conn, cursor stri
 			if n.Type != "mention" || n.Status == nil {
 				continue
 			}
+			// A direct message is a mention of "direct" visibility; the
+			// author's follower count comes with their account.
 			m := social.Message{RemoteID: n.Status.ID, Text: PlainText(n.Status.Content), URL: n.Status.URL, Direct: n.Status.Visibility == "direct",
-				Author: social.Identity{Network: social.Mastodon, AccountID: canonical(n.Account, conn.Instance), Handle: "@" + canonical(n.Account, conn.Instance)}}
+				Author:    social.Identity{Network: social.Mastodon, AccountID: canonical(n.Account, conn.Instance), Handle: "@" + canonical(n.Account, conn.Instance)},
+				Followers: n.Account.FollowersCount}
 			if n.Status.InReplyToID != nil {
 				m.ReplyTo = *n.Status.InReplyToID
 			}

@@ -53,8 +53,18 @@ func TestVerifyPublishAndErrors(t *testing.T) {
 	if again, _ := c.Publish(ctx, conn(f), social.Draft{Key: "cpy_1", Text: "Deal https://go.example/abc ^LB"}); again.RemoteID != pub.RemoteID || len(f.Statuses) != 1 {
 		t.Fatalf("idempotent publish made %d statuses", len(f.Statuses))
 	}
-	if _, err := c.Publish(ctx, conn(f), social.Draft{Key: "dm-1", Text: "@ann your order shipped", ReplyTo: "7", Direct: true}); err != nil {
+	dm := f.AddDirect(t, "ann", "@outlet where is my order?")
+	if _, err := c.Publish(ctx, conn(f), social.Draft{Key: "dm-1", Text: "@ann your order shipped", ReplyTo: dm, Direct: true}); err != nil {
 		t.Fatal(err)
+	}
+	// A reply to a status its author deleted: refused, with the reason.
+	f.Delete(dm)
+	e := wantKind(t, func() error {
+		_, err := c.Publish(ctx, conn(f), social.Draft{Key: "dm-2", Text: "@ann anything else?", ReplyTo: dm, Direct: true})
+		return err
+	}(), social.Rejected)
+	if e.Status != 404 || !strings.Contains(e.Reason, "does not appear to exist") {
+		t.Fatalf("reply to a deleted status: %+v", e)
 	}
 	f.Lock()
 	vis := []string{f.Statuses[0].Visibility, f.Statuses[len(f.Statuses)-1].Visibility}
@@ -71,7 +81,7 @@ func TestVerifyPublishAndErrors(t *testing.T) {
 		t.Fatal("found a post that was never made")
 	}
 
-	e := wantKind(t, func() error {
+	e = wantKind(t, func() error {
 		_, err := c.Publish(ctx, conn(f), social.Draft{Key: "k2", Text: strings.Repeat("x", 1001)})
 		return err
 	}(), social.Rejected)
@@ -134,8 +144,15 @@ func TestMentionsLookupFollows(t *testing.T) {
 		}
 	}
 	m := all[0]
-	if m.Author.AccountID != "zsc@mastodon.example" || m.Author.Handle != "@zsc@mastodon.example" || m.ReplyTo == "" || m.Text != "mention a" {
+	if m.Author.AccountID != "zsc@mastodon.example" || m.Author.Handle != "@zsc@mastodon.example" || m.ReplyTo == "" || m.Text != "mention a" ||
+		m.Direct || m.Followers == nil || *m.Followers != 12 {
 		t.Fatalf("mention: %+v", m)
+	}
+	// A direct message is a mention of "direct" visibility.
+	f.Add(t, mastodontest.Incoming{From: "vip@mastodon.example", Text: "private question", Direct: true, Followers: 250000})
+	ms, cur, err = c.Mentions(ctx, conn(f), cur)
+	if err != nil || len(ms) != 1 || !ms[0].Direct || ms[0].Text != "private question" || *ms[0].Followers != 250000 {
+		t.Fatalf("direct message: %+v %v", ms, err)
 	}
 	if ms, _, _ := c.Mentions(ctx, conn(f), cur); len(ms) != 0 {
 		t.Fatalf("read %d mentions again", len(ms))

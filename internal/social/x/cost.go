@@ -47,6 +47,12 @@ const (
 	// own data, such as its posts (FindPublished) and its mentions
 	// (Mentions).
 	OwnedRead Cost = 1_000 // $0.001
+	// ReadDMEvent is "DM Event: Read", per event returned: each read of
+	// the account's direct messages (Roost's first page is 10 events).
+	ReadDMEvent Cost = 10_000 // $0.010
+	// CreateDM is "DM Interaction: Create", per request: a reply sent as
+	// a direct message.
+	CreateDM Cost = 15_000 // $0.015
 )
 
 // PostCost is what X charges to create a post with this text: creating

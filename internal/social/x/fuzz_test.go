@@ -185,3 +185,47 @@ func TestSnowflake(t *testing.T) {
 		t.Fatal("a time before X's epoch is not 0")
 	}
 }
+
+func TestDMFixture(t *testing.T) {
+	t.Parallel()
+	var p dmPage
+	if err := json.Unmarshal(xtest.Fixture("dm_events"), &p); err != nil {
+		t.Fatal(err)
+	}
+	ms := dmMessages(p, "2244994945", "1869530000000000000")
+	// The person's message; not the account's own, nor a group join.
+	if len(ms) != 1 {
+		t.Fatalf("%d messages: %+v", len(ms), ms)
+	}
+	m := ms[0]
+	if m.RemoteID != "1869532999876157445" || m.Thread != "1501990432180408321-2244994945" || !m.Direct || m.Author.Handle != "@zsc" ||
+		m.Author.AccountID != "1501990432180408321" || m.Text != "Hi! Is the XPS deal still on? & ROOST-7KQ4MX" || m.Followers == nil || *m.Followers != 48213 ||
+		!m.At.Equal(time.Date(2026, 11, 20, 14, 51, 2, 0, time.UTC)) || m.URL != "https://x.com/messages/1501990432180408321-2244994945" {
+		t.Fatalf("message: %+v", m)
+	}
+	if ms := dmMessages(p, "2244994945", "1869532999876157445"); len(ms) != 0 {
+		t.Fatalf("a message at the cursor read again: %+v", ms)
+	}
+}
+
+// FuzzDMEvents feeds DM event pages: whatever they hold, the messages are
+// direct, valid X IDs newer than the cursor, oldest first, once each, and
+// never the account's own.
+func FuzzDMEvents(f *testing.F) {
+	f.Add(xtest.Fixture("dm_events"), "0")
+	f.Add([]byte(`{"data":[{"id":"5","sender_id":"7","dm_conversation_id":"7-9","text":"&lt;3"},{"id":"5"},{"id":"6","sender_id":"2244994945","dm_conversation_id":"x"},`+
+		`{"id":"8","event_type":"ParticipantsLeave","sender_id":"7","dm_conversation_id":"g"}],"includes":{"users":[{"id":"7","public_metrics":{"followers_count":-3}}]}}`), "1")
+	f.Fuzz(func(t *testing.T, b []byte, since string) {
+		var p dmPage
+		if json.Unmarshal(b, &p) != nil {
+			return
+		}
+		ms := dmMessages(p, "2244994945", since)
+		for i, m := range ms {
+			if !isID(m.RemoteID) || !idLess(since, m.RemoteID) || i > 0 && !idLess(ms[i-1].RemoteID, m.RemoteID) || !m.Direct || m.Thread == "" ||
+				m.Author.AccountID == "2244994945" || !isID(m.Author.AccountID) || !utf8.ValidString(m.Text) || m.Followers != nil && *m.Followers < 0 {
+				t.Fatalf("message %d of %d: %+v", i, len(ms), m)
+			}
+		}
+	})
+}

@@ -17,9 +17,11 @@ import (
 
 // Scopes are what Roost asks of a brand account: reading posts and users
 // (the account itself, its timeline and mentions, people it looks up),
-// posting, follow relationships, and offline.access, without which X
-// gives no refresh token and the connection ends after two hours.
-const Scopes = "tweet.read tweet.write users.read follows.read offline.access"
+// posting, follow relationships, reading and sending direct messages, and
+// offline.access, without which X gives no refresh token and the
+// connection ends after two hours. (The brand's X app must itself have
+// the "Read and write and Direct message" permission for the dm scopes.)
+const Scopes = "tweet.read tweet.write users.read follows.read dm.read dm.write offline.access"
 
 // PersonScopes are what Roost asks of a shopper signing in with X: the
 // least that reads who they are (users/me) and a user with

@@ -202,10 +202,28 @@ type user struct {
 	ID            string `json:"id"`
 	Name          string `json:"name"`
 	Username      string `json:"username"`
-	PublicMetrics struct {
-		FollowersCount int64 `json:"followers_count"`
+	PublicMetrics *struct {
+		FollowersCount *int64 `json:"followers_count"`
 	} `json:"public_metrics"`
 	ConnectionStatus []string `json:"connection_status"`
+}
+
+// followers is the user's follower count, 0 when X did not give it.
+func (u *user) followers() int64 {
+	if n := u.followersKnown(); n != nil {
+		return *n
+	}
+	return 0
+}
+
+// followersKnown is the user's follower count, nil when X did not give
+// it (the request did not ask for public_metrics, or X left it out).
+func (u *user) followersKnown() *int64 {
+	if u.PublicMetrics == nil || u.PublicMetrics.FollowersCount == nil || *u.PublicMetrics.FollowersCount < 0 {
+		return nil
+	}
+	n := *u.PublicMetrics.FollowersCount
+	return &n
 }
 
 // userAnswer is a user lookup: data, or an errors array (X answers 200
@@ -226,7 +244,7 @@ func (c *Connector) Verify(ctx context.Context, conn *social.Conn) (social.Profi
 	}
 	// CharLimit stays 0 (the 280 rule): X Premium accounts may post longer,
 	// but Roost keeps copies within what every account can post.
-	return social.Profile{RemoteID: a.Data.ID, Handle: a.Data.Username, DisplayName: a.Data.Name, Followers: a.Data.PublicMetrics.FollowersCount}, nil
+	return social.Profile{RemoteID: a.Data.ID, Handle: a.Data.Username, DisplayName: a.Data.Name, Followers: a.Data.followers()}, nil
 }
 
 // tweet is X's post object, with the fields Roost asks for.
@@ -386,9 +404,9 @@ const (
 // set the cursor; with none at all, the cursor is an ID made from the
 // clock (X's IDs are time-ordered snowflakes).
 //
-// Authors are asked as an expansion; referenced posts are not (each
-// expanded post is a paid read, and the replied-to ID is in
-// referenced_tweets anyway).
+// Authors are asked as an expansion, with their follower counts (for the
+// VIP threshold); referenced posts are not (each expanded post is a paid
+// read, and the replied-to ID is in referenced_tweets anyway).
 func (c *Connector) Mentions(ctx context.Context, conn *social.Conn, cursor string) ([]social.Message, string, error) {
 	if conn.RemoteID == "" {
 		return nil, cursor, c.client().Errorf("the account has no X user ID: reconnect it")
@@ -414,7 +432,7 @@ func (c *Connector) Mentions(ctx context.Context, conn *social.Conn, cursor stri
 		return nil, cursor, c.client().Errorf("the mentions cursor %q is not an X post ID", cursor)
 	}
 	q := url.Values{"since_id": {cursor}, "max_results": {strconv.Itoa(pageSize)}, "expansions": {"author_id"},
-		"tweet.fields": {"author_id,created_at,conversation_id,in_reply_to_user_id,referenced_tweets"}, "user.fields": {"username"}}
+		"tweet.fields": {"author_id,created_at,conversation_id,in_reply_to_user_id,referenced_tweets"}, "user.fields": {"username,public_metrics"}}
 	var all page
 	for range maxPages {
 		var p page
@@ -464,7 +482,7 @@ func messages(p page, self, since string) []social.Message {
 
 func message(t tweet, author user) social.Message {
 	m := social.Message{RemoteID: t.ID, Thread: t.ConversationID, Text: html.UnescapeString(t.Text), URL: PostURL(author.Username, t.ID),
-		Author: social.Identity{Network: social.X, AccountID: t.AuthorID}}
+		Author: social.Identity{Network: social.X, AccountID: t.AuthorID}, Followers: author.followersKnown()}
 	if author.Username != "" {
 		m.Author.Handle = "@" + author.Username
 	}

@@ -43,6 +43,9 @@ var getProfileJSON []byte
 //go:embed testdata/listNotifications.json
 var listNotificationsJSON []byte
 
+//go:embed testdata/getProfiles.json
+var getProfilesJSON []byte
+
 // Server is an httptest server that behaves like a PDS and the AppView
 // behind it, as documented (docs.bsky.app, the atproto lexicons and the
 // reference PDS): sessions with 2-hour access JWTs and rotating refresh
@@ -69,7 +72,11 @@ type Server struct {
 	// taken: "" as the reference PDS does today (500 InternalServerError),
 	// else a 400 with this error name (the explicit error being added).
 	DuplicateError string
-	IgnoreReasons  bool             // listNotifications ignores reasons, as older AppViews did
+	IgnoreReasons  bool // listNotifications ignores reasons, as older AppViews did
+	// AppPasswordDMs: the app password was made with "Allow access to your
+	// direct messages"; without it the PDS refuses chat.bsky.* calls.
+	AppPasswordDMs bool
+	LogPage        int              // getLog's most events an answer (default 100)
 	Now            func() time.Time // the clock for new notifications (nil: time.Now)
 
 	Posts     map[string]Post   // the brand account's posts, by record key
@@ -104,6 +111,7 @@ type Server struct {
 	others         map[string]Post // other people's posts, by URI
 	notes          []note
 	seq            int
+	chat           chatState
 }
 
 // Post is a post the fake holds.
@@ -127,15 +135,17 @@ type Facet struct {
 // Person is an account the AppView knows.
 type Person struct {
 	DID, Handle, DisplayName string
+	Followers                int64 // followersCount in their profile
 }
 
 type token struct {
-	refresh bool
-	main    bool // made with the main password
-	exp     time.Time
-	expired bool
-	revoked bool
-	rotated bool
+	refresh    bool
+	main       bool // made with the main password
+	privileged bool // made with an app password allowed direct messages
+	exp        time.Time
+	expired    bool
+	revoked    bool
+	rotated    bool
 }
 
 type note struct {
@@ -177,11 +187,23 @@ func (f *Server) AddPerson(handle, displayName string) string {
 
 func (f *Server) person(handle, displayName string) Person {
 	p := Person{DID: DIDOf(handle), Handle: strings.ToLower(handle), DisplayName: displayName}
-	if old, ok := f.People[p.DID]; ok && displayName == "" {
-		p.DisplayName = old.DisplayName
+	if old, ok := f.People[p.DID]; ok {
+		p.Followers = old.Followers
+		if displayName == "" {
+			p.DisplayName = old.DisplayName
+		}
 	}
 	f.People[p.DID] = p
 	return p
+}
+
+// SetFollowers sets how many followers a person's profile shows.
+func (f *Server) SetFollowers(handle string, n int64) {
+	f.Lock()
+	defer f.Unlock()
+	p := f.person(handle, "")
+	p.Followers = n
+	f.People[p.DID] = p
 }
 
 // ExpireAccess makes every access token issued so far expired, as two
@@ -246,6 +268,7 @@ var procedures = map[string]bool{
 	"com.atproto.server.refreshSession": true,
 	"com.atproto.server.deleteSession":  true,
 	"com.atproto.repo.createRecord":     true,
+	"chat.bsky.convo.sendMessage":       true,
 }
 
 func (f *Server) serve(w http.ResponseWriter, r *http.Request) {
@@ -310,9 +333,15 @@ func (f *Server) serve(w http.ResponseWriter, r *http.Request) {
 	if !f.authorized(w, r) {
 		return
 	}
+	if strings.HasPrefix(nsid, "chat.bsky.") {
+		f.serveChat(w, r, nsid)
+		return
+	}
 	switch nsid {
 	case "app.bsky.actor.getProfile":
 		f.getProfile(w, r)
+	case "app.bsky.actor.getProfiles":
+		f.getProfiles(w, r)
 	case "com.atproto.repo.createRecord":
 		f.createRecord(w, r)
 	case "com.atproto.repo.getRecord":
@@ -387,9 +416,9 @@ func (f *Server) createSession(w http.ResponseWriter, r *http.Request) {
 	known := id == Handle || id == DID || id == Email
 	switch {
 	case known && in.Password == AppPassword && !f.appPassRevoked:
-		f.session(w, false)
+		f.session(w, false, f.AppPasswordDMs)
 	case known && in.Password == MainPassword:
-		f.session(w, true)
+		f.session(w, true, true)
 	default:
 		f.fail(w, http.StatusUnauthorized, "AuthenticationRequired", "Invalid identifier or password")
 	}
@@ -411,29 +440,34 @@ func (f *Server) refreshSession(w http.ResponseWriter, r *http.Request) {
 		f.fail(w, http.StatusBadRequest, "ExpiredToken", "Token has been revoked")
 	default:
 		t.rotated = true
-		f.session(w, t.main)
+		f.session(w, t.main, t.privileged)
 	}
 }
 
 // session answers createSession and refreshSession from the documented
 // fixture, with new tokens and the fake's own address as the PDS.
-func (f *Server) session(w http.ResponseWriter, main bool) {
+func (f *Server) session(w http.ResponseWriter, main, privileged bool) {
 	var out map[string]any
 	if err := json.Unmarshal(createSessionJSON, &out); err != nil {
 		panic(err)
 	}
-	access, refresh := f.issue(main)
+	access, refresh := f.issue(main, privileged)
 	out["accessJwt"], out["refreshJwt"], out["did"], out["handle"] = access, refresh, DID, Handle
 	out["didDoc"].(map[string]any)["service"].([]any)[0].(map[string]any)["serviceEndpoint"] = f.URL
 	f.json(w, out)
 }
 
-// issue makes a pair of JWT-shaped tokens (the fake does not sign them).
-func (f *Server) issue(main bool) (access, refresh string) {
+// issue makes a pair of JWT-shaped tokens (the fake does not sign them),
+// scoped as the PDS scopes them: the main password's full access, an app
+// password's, or a privileged app password's (allowed direct messages).
+func (f *Server) issue(main, privileged bool) (access, refresh string) {
 	now := time.Now()
 	scope := "com.atproto.appPass"
-	if main {
+	switch {
+	case main:
 		scope = "com.atproto.access"
+	case privileged:
+		scope = "com.atproto.appPassPrivileged"
 	}
 	f.seq++
 	jwt := func(typ string, claims map[string]any) string {
@@ -446,8 +480,8 @@ func (f *Server) issue(main bool) (access, refresh string) {
 	access = jwt("at+jwt", map[string]any{"scope": scope, "sub": DID, "aud": "did:web:fake.pds", "iat": now.Unix(), "exp": aexp.Unix()})
 	refresh = jwt("refresh+jwt", map[string]any{"scope": "com.atproto.refresh", "sub": DID, "aud": "did:web:fake.pds",
 		"jti": fmt.Sprintf("jti-%d", f.seq), "iat": now.Unix(), "exp": rexp.Unix()})
-	f.tokens[access] = &token{main: main, exp: aexp}
-	f.tokens[refresh] = &token{refresh: true, main: main, exp: rexp}
+	f.tokens[access] = &token{main: main, privileged: main || privileged, exp: aexp}
+	f.tokens[refresh] = &token{refresh: true, main: main, privileged: main || privileged, exp: rexp}
 	return access, refresh
 }
 
@@ -513,9 +547,46 @@ func (f *Server) getProfile(w http.ResponseWriter, r *http.Request) {
 	if p.DID == DID {
 		out["followersCount"] = f.FollowersCount
 	} else {
-		out["followersCount"], out["description"] = 3, ""
+		out["followersCount"], out["description"] = p.Followers, ""
 	}
 	f.json(w, out)
+}
+
+// getProfiles answers app.bsky.actor.getProfiles: up to 25 actors, the
+// unknown ones left out.
+func (f *Server) getProfiles(w http.ResponseWriter, r *http.Request) {
+	actors := r.URL.Query()["actors"]
+	if len(actors) == 0 {
+		f.fail(w, http.StatusBadRequest, "InvalidRequest", `Error: Params must have the property "actors"`)
+		return
+	}
+	if len(actors) > 25 {
+		f.fail(w, http.StatusBadRequest, "InvalidRequest", "Error: Params actors must not have more than 25 elements")
+		return
+	}
+	var tpl struct {
+		Profiles []map[string]any `json:"profiles"`
+	}
+	if err := json.Unmarshal(getProfilesJSON, &tpl); err != nil {
+		panic(err)
+	}
+	profiles := []map[string]any{}
+	for _, a := range actors {
+		p, ok := f.actor(a)
+		if !ok {
+			continue
+		}
+		out := map[string]any{}
+		for k, v := range tpl.Profiles[0] {
+			out[k] = v
+		}
+		out["did"], out["handle"], out["displayName"], out["followersCount"] = p.DID, p.Handle, p.DisplayName, p.Followers
+		if p.DID == DID {
+			out["followersCount"] = f.FollowersCount
+		}
+		profiles = append(profiles, out)
+	}
+	f.json(w, map[string]any{"profiles": profiles})
 }
 
 func (f *Server) getRelationships(w http.ResponseWriter, r *http.Request) {

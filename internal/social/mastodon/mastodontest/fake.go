@@ -51,6 +51,7 @@ type Server struct {
 	idem          map[string]int
 	notes         []json.RawMessage // newest last, ids ascending
 	noteIDs       []int
+	others        map[string]bool // other people's statuses the instance knows, by ID
 }
 
 //go:embed testdata/notifications.json
@@ -187,6 +188,12 @@ func (f *Server) serve(w http.ResponseWriter, r *http.Request) {
 			f.fail(w, http.StatusUnprocessableEntity, "Validation failed: Text character limit of 1000 exceeded")
 			return
 		}
+		// A reply to a status the instance does not know (never seen, or
+		// deleted since) is refused as Mastodon's StatusesController does.
+		if to := r.PostFormValue("in_reply_to_id"); to != "" && !f.known(to) {
+			f.fail(w, http.StatusNotFound, "The post you are trying to reply to does not appear to exist.")
+			return
+		}
 		key := r.Header.Get("Idempotency-Key")
 		i, seen := f.idem[key]
 		if !seen || f.IgnoreIdempotencyKey || key == "" {
@@ -269,31 +276,89 @@ func (f *Server) notifications(w http.ResponseWriter, r *http.Request) {
 	f.json(w, out)
 }
 
-// AddMention adds a notification from the documented fixture, with new IDs.
-func (f *Server) AddMention(t testing.TB, from, text string) {
+// Incoming is a status someone sends the brand account.
+type Incoming struct {
+	From      string // acct: user@domain, or user for a local account
+	Text      string
+	Direct    bool   // visibility "direct": a direct message
+	InReplyTo string // the status answered ("": the fixture's)
+	Followers int64  // the author's followers_count (0: the fixture's)
+}
+
+// AddMention adds a mention notification from the documented fixture,
+// with new IDs, and returns the status's ID.
+func (f *Server) AddMention(t testing.TB, from, text string) string {
+	t.Helper()
+	return f.Add(t, Incoming{From: from, Text: text})
+}
+
+// AddDirect adds a direct message (a mention of "direct" visibility) from
+// the documented fixture, and returns the status's ID.
+func (f *Server) AddDirect(t testing.TB, from, text string) string {
+	t.Helper()
+	return f.Add(t, Incoming{From: from, Text: text, Direct: true})
+}
+
+// Add adds a notification for an incoming status, made from the
+// documented fixture's public or direct mention, and returns the status's
+// ID.
+func (f *Server) Add(t testing.TB, in Incoming) string {
 	t.Helper()
 	var ns []map[string]any
 	if err := json.Unmarshal(notificationsJSON, &ns); err != nil {
 		t.Fatal(err)
 	}
 	n := ns[0]
+	if in.Direct {
+		n = ns[1]
+	}
 	f.Lock()
 	defer f.Unlock()
 	id := 35000000 + len(f.noteIDs)
 	n["id"] = strconv.Itoa(id)
 	st := n["status"].(map[string]any)
 	st["id"] = strconv.Itoa(200000 + id)
-	st["content"] = "<p>" + html.EscapeString(text) + "</p>"
-	n["account"].(map[string]any)["acct"] = from
+	st["content"] = "<p>" + html.EscapeString(in.Text) + "</p>"
+	if in.InReplyTo != "" {
+		st["in_reply_to_id"] = in.InReplyTo
+	}
+	acc := n["account"].(map[string]any)
+	acc["acct"] = in.From
+	if in.Followers != 0 {
+		acc["followers_count"] = in.Followers
+	}
 	raw, _ := json.Marshal(n)
 	f.notes = append(f.notes, raw)
 	f.noteIDs = append(f.noteIDs, id)
+	if f.others == nil {
+		f.others = map[string]bool{}
+	}
+	f.others[st["id"].(string)] = true
 	for ch := range f.streams {
 		select {
 		case ch <- raw:
 		default:
 		}
 	}
+	return st["id"].(string)
+}
+
+// Delete deletes someone's status, as its author would: a reply to it is
+// refused from then on.
+func (f *Server) Delete(statusID string) {
+	f.Lock()
+	defer f.Unlock()
+	delete(f.others, statusID)
+}
+
+// known reports whether the instance has the status. The caller holds f.
+func (f *Server) known(id string) bool {
+	for _, st := range f.Statuses {
+		if st.ID == id {
+			return true
+		}
+	}
+	return f.others[id]
 }
 
 // stream serves the user notification stream as server-sent events: a

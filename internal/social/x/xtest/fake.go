@@ -63,15 +63,22 @@ type Server struct {
 	SlowAfterPost    time.Duration // a post answers this late, after it exists
 	TokenDown        bool          // the token endpoint answers 503
 
-	Tweets       []Tweet           // the brand's posts, oldest first
-	PostCalls    int               // POST /2/tweets received
-	RefreshCalls int               // refresh grants honoured
-	Users        map[string]User   // everyone X knows, by ID
-	Followers    map[string]bool   // IDs of users following the brand
-	People       map[string]string // person access tokens → user ID
-	RevokedTok   []string          // tokens revoked through /2/oauth2/revoke
+	Tweets       []Tweet         // the brand's posts, oldest first
+	PostCalls    int             // POST /2/tweets received
+	RefreshCalls int             // refresh grants honoured
+	Users        map[string]User // everyone X knows, by ID
+	Followers    map[string]bool // IDs of users following the brand
+	// FollowerCounts are users' public_metrics.followers_count, by ID.
+	FollowerCounts map[string]int64
+	// BrandScope is what the brand's tokens were granted (default every
+	// scope Roost asks, dm.read and dm.write included).
+	BrandScope string
+	People     map[string]string // person access tokens → user ID
+	RevokedTok []string          // tokens revoked through /2/oauth2/revoke
 
 	mentions                   []Tweet // oldest first
+	deleted                    map[string]bool
+	dm                         dmState
 	lastID                     uint64
 	seq                        int
 	challenge, method, redir   string
@@ -129,7 +136,8 @@ func Fixture(name string) []byte {
 func New(t testing.TB) *Server {
 	f := &Server{ClientID: "xcid-1", ClientSecret: "xsecret-1", Code: "good-code", AccessToken: "xat-1", RefreshToken: "xrt-1", seq: 1,
 		Brand: User{ID: "2244994945", Name: "Outlet", Username: "outlet"}, FollowersCount: 4321,
-		Users: map[string]User{}, Followers: map[string]bool{}, People: map[string]string{},
+		Users: map[string]User{}, Followers: map[string]bool{}, People: map[string]string{}, FollowerCounts: map[string]int64{},
+		BrandScope:    "tweet.read tweet.write users.read follows.read dm.read dm.write offline.access",
 		conversations: map[string]string{}, replyAuthor: map[string]string{}}
 	f.Users[f.Brand.ID] = f.Brand
 	f.Users["17001"] = User{ID: "17001", Name: "Ann", Username: "ann"}
@@ -147,7 +155,7 @@ func (f *Server) Creds(expires time.Time) []byte {
 	f.Lock()
 	defer f.Unlock()
 	b, _ := json.Marshal(map[string]any{"access_token": f.AccessToken, "refresh_token": f.RefreshToken,
-		"expires_at": expires.UTC().Format(time.RFC3339), "scope": "tweet.read tweet.write users.read follows.read offline.access"})
+		"expires_at": expires.UTC().Format(time.RFC3339), "scope": f.BrandScope})
 	return b
 }
 
@@ -312,6 +320,8 @@ func (f *Server) serve(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case r.Method == http.MethodPost && r.URL.Path == "/2/tweets":
 		f.post(w, r, viewer)
+	case len(parts) >= 2 && parts[0] == "2" && (parts[1] == "dm_events" || parts[1] == "dm_conversations"):
+		f.serveDM(w, r, viewer, parts)
 	case r.Method != http.MethodGet || len(parts) < 3 || parts[0] != "2" || parts[1] != "users":
 		f.json(w, http.StatusNotFound, map[string]any{"errors": []any{map[string]any{"message": "Sorry, that page does not exist", "code": 34}}})
 	case len(parts) == 3 && parts[2] == "me":
@@ -351,6 +361,31 @@ func (f *Server) serve(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// Delete deletes a post, as its author would: replies to it are refused.
+func (f *Server) Delete(id string) {
+	f.Lock()
+	defer f.Unlock()
+	if f.deleted == nil {
+		f.deleted = map[string]bool{}
+	}
+	f.deleted[id] = true
+}
+
+// exists reports whether a post is there to be answered. The caller holds f.
+func (f *Server) exists(id string) bool {
+	if f.deleted[id] {
+		return false
+	}
+	for _, ts := range [][]Tweet{f.Tweets, f.mentions} {
+		for _, tw := range ts {
+			if tw.ID == id {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // who is the user a bearer token acts for. The caller holds f.
 func (f *Server) who(tok string) (string, bool) {
 	switch {
@@ -385,7 +420,7 @@ func (f *Server) userJSON(u User, fields []string, viewer string) map[string]any
 		}
 		json.Unmarshal(Fixture("users_me"), &me)
 		pm := me.Data.PublicMetrics
-		pm["followers_count"] = 0
+		pm["followers_count"] = f.FollowerCounts[u.ID]
 		if u.ID == f.Brand.ID {
 			pm["followers_count"] = f.FollowersCount
 		}
@@ -564,6 +599,10 @@ func (f *Server) post(w http.ResponseWriter, r *http.Request, viewer string) {
 	reply := ""
 	if body.Reply != nil {
 		reply = body.Reply.InReplyToTweetID
+		if !f.exists(reply) {
+			f.json(w, http.StatusForbidden, Fixture("deleted_reply"))
+			return
+		}
 	}
 	tw := f.newTweet(viewer, text, reply)
 	f.Tweets = append(f.Tweets, tw)
@@ -653,7 +692,7 @@ func (f *Server) token(w http.ResponseWriter, r *http.Request) {
 		}
 		scope := f.scope
 		if scope == "" {
-			scope = "tweet.read tweet.write users.read follows.read offline.access"
+			scope = f.BrandScope
 		}
 		who := f.SignInAs
 		if who == "" {
@@ -667,7 +706,7 @@ func (f *Server) token(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		f.RefreshCalls++
-		f.issue(w, f.Brand.ID, "tweet.read tweet.write users.read follows.read offline.access")
+		f.issue(w, f.Brand.ID, f.BrandScope)
 	default:
 		f.json(w, http.StatusBadRequest, map[string]string{"error": "unsupported_grant_type", "error_description": "Grant type is not supported."})
 	}
@@ -682,7 +721,7 @@ func (f *Server) issue(w http.ResponseWriter, who, scope string) {
 	f.seq++
 	offline := slices.Contains(strings.Fields(scope), "offline.access")
 	if who == f.Brand.ID {
-		f.AccessToken, f.RefreshToken, f.Expired, f.Revoked = fmt.Sprintf("xat-%d", f.seq), "", false, false
+		f.AccessToken, f.RefreshToken, f.Expired, f.Revoked, f.BrandScope = fmt.Sprintf("xat-%d", f.seq), "", false, false, scope
 		if offline {
 			f.RefreshToken = fmt.Sprintf("xrt-%d", f.seq)
 		}
