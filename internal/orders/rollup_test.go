@@ -150,6 +150,7 @@ func TestRollupsEqualTouches(t *testing.T) {
 		e.receive(t, order("late", now.Add(-4*day), clicks[9], "c1@example.com", lines(24)...))
 		e.process(t)
 		checkRollups(t, e)
+		checkReattribute(t, e)
 
 		// Refunds: per line, by amount (spread over the lines), twice the
 		// same refund under two delivery IDs, and cancellations.
@@ -231,4 +232,62 @@ func TestRollupsPending(t *testing.T) {
 		}
 		checkRollups(t, e)
 	})
+}
+
+// checkReattribute checks that Reattribute finds for every order the
+// touches and line classes its processing stored; but for orders processed
+// before an earlier order of the same customer, whose touches they could
+// not see then.
+func checkReattribute(t *testing.T, e env) {
+	t.Helper()
+	ctx := context.Background()
+	rows, err := e.db.R.Query(`SELECT id FROM orders o WHERE workspace_id = $1 AND NOT EXISTS (SELECT 1 FROM orders p
+		WHERE p.workspace_id = o.workspace_id AND p.customer = o.customer AND p.customer <> '' AND p.placed_at <= o.placed_at AND p.created_at > o.created_at)`, e.ws.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for rows.Next() {
+		var oid string
+		rows.Scan(&oid)
+		ids = append(ids, oid)
+	}
+	rows.Close()
+	stored := func(q, oid string) []string {
+		rs, err := e.db.R.Query(q, oid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rs.Close()
+		var out []string
+		for rs.Next() {
+			var a, b, c string
+			rs.Scan(&a, &b, &c)
+			out = append(out, a+" "+b+" "+c)
+		}
+		return out
+	}
+	touched := 0
+	for _, oid := range ids {
+		ts, cs, err := e.orders.Reattribute(ctx, e.ws.ID, oid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var gotT, gotL []string
+		for _, x := range ts {
+			gotT = append(gotT, x.Key+" "+x.How+" "+x.PostID)
+		}
+		for _, c := range cs {
+			gotL = append(gotL, c.Kind+" "+c.How+" "+c.OfferID)
+		}
+		wantT := stored(`SELECT touch, how, post_id FROM order_touches WHERE order_id = $1 ORDER BY at, touch`, oid)
+		wantL := stored(`SELECT kind, how, COALESCE(offer_id, '') FROM order_lines WHERE order_id = $1 ORDER BY n`, oid)
+		if !reflect.DeepEqual(gotT, wantT) || !reflect.DeepEqual(gotL, wantL) {
+			t.Errorf("order %s: reattributed %v %v, stored %v %v", oid, gotT, gotL, wantT, wantL)
+		}
+		touched += len(ts)
+	}
+	if touched == 0 {
+		t.Fatal("no touches")
+	}
 }
