@@ -575,7 +575,9 @@ func (g *gen) writeClicks() error {
 	countsT := ld.table(`INSERT INTO click_counts (link_id, hour, workspace_id, total, human, uniques) VALUES `, 6)
 	dimsT := ld.table(`INSERT INTO click_dims (link_id, day, dim, value, workspace_id, clicks, human) VALUES `, 7)
 	byID := func(a, b int32) int { return strings.Compare(g.links[a].id, g.links[b].id) }
-	slices.SortFunc(uniques, func(a, b uk) int { return cmp.Or(byID(a.link, b.link), cmp.Compare(a.day, b.day), cmp.Compare(a.visitor, b.visitor)) })
+	slices.SortFunc(uniques, func(a, b uk) int {
+		return cmp.Or(byID(a.link, b.link), cmp.Compare(a.day, b.day), cmp.Compare(a.visitor, b.visitor))
+	})
 	for _, u := range uniques {
 		uniquesT.add(g.links[u.link].id, u.day, visitorKey(u.visitor))
 	}
