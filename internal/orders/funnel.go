@@ -5,6 +5,8 @@ import (
 	"encoding/csv"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"strconv"
 	"time"
 
@@ -83,7 +85,7 @@ func (s *Store) activity(ctx context.Context, wsID string, q Query, rows *[]Row)
 	for _, r := range *rows {
 		have[r.Key] = true
 	}
-	for k := range clicks {
+	for _, k := range slices.Sorted(maps.Keys(clicks)) {
 		if !have[k] && k != "" {
 			*rows = append(*rows, Row{Key: k})
 		}

@@ -542,5 +542,6 @@ func TestConcurrentIngestion(t *testing.T) {
 				t.Errorf("order %s: %s, want %s", ext, got, want)
 			}
 		}
+		checkRollups(t, e)
 	})
 }

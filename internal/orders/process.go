@@ -304,21 +304,21 @@ func (s *Store) place(ctx context.Context, q querier, wsID string, ev stored, st
 		15, len(lines), func(i int, args []any) []any {
 			l := lines[i]
 			return append(args, l.id, orderID, wsID, i+1, l.ExternalID, l.SKU, l.Name, l.Quantity, l.UnitPrice, l.Discount, l.amount, l.amountRC, l.kind, l.how, store.Null(l.offerID))
-		}); err != nil {
+		}, nil); err != nil {
 		return fmt.Errorf("orders: insert lines: %w", err)
 	}
 	sales := make([]entry, len(lines))
 	for i, l := range lines {
 		sales[i] = entry{lineID: l.id, amount: l.amountRC}
 	}
-	if err := s.ledger(ctx, q, wsID, orderID, "sale", "", placed, sales); err != nil {
+	if _, err := s.ledger(ctx, q, wsID, orderID, "sale", "", placed, sales); err != nil {
 		return err
 	}
 	if err := s.insertRows(ctx, q, `INSERT INTO order_touches (order_id, workspace_id, touch, how, at, link_id, post_id, account_id, member_id, offer_id, claim_id) VALUES `, "",
 		11, len(touches.list), func(i int, args []any) []any {
 			t := touches.list[i]
 			return append(args, orderID, wsID, t.Key, t.How, t.At.UnixMicro(), t.LinkID, t.PostID, t.AccountID, t.MemberID, t.OfferID, t.ClaimID)
-		}); err != nil {
+		}, nil); err != nil {
 		return fmt.Errorf("orders: insert touches: %w", err)
 	}
 	ref := ev.Source + ":" + o.ExternalID
@@ -327,7 +327,9 @@ func (s *Store) place(ctx context.Context, q querier, wsID string, ev stored, st
 			return err
 		}
 	}
-	return nil
+	// Last, so that on PostgreSQL the rollup rows concurrent orders share
+	// stay locked for as short a time as can be.
+	return s.rollUpOrder(ctx, q, wsID, orderID, placed, touches.list, lines)
 }
 
 func isRefusal(err error) bool {
@@ -350,45 +352,77 @@ type entry struct {
 }
 
 // ledger writes entries of one kind (sale, refund or cancel) and ref; an
-// entry written already is not written again.
-func (s *Store) ledger(ctx context.Context, q store.Querier, wsID, orderID, kind, ref string, at time.Time, entries []entry) error {
-	err := s.insertRows(ctx, q, `INSERT INTO ledger (id, workspace_id, order_id, line_id, entry, ref, amount, at) VALUES `, ` ON CONFLICT (line_id, entry, ref) DO NOTHING`,
+// entry written already is not written again. For refunds and
+// cancellations it returns the lines whose entries it wrote.
+func (s *Store) ledger(ctx context.Context, q store.Querier, wsID, orderID, kind, ref string, at time.Time, entries []entry) (map[string]bool, error) {
+	var written map[string]bool
+	var scan func(*sql.Rows) error
+	tail := ` ON CONFLICT (line_id, entry, ref) DO NOTHING`
+	if kind != "sale" { // a sale is a new line's first entry
+		written = map[string]bool{}
+		tail += ` RETURNING line_id`
+		scan = func(rows *sql.Rows) error {
+			var lineID string
+			err := rows.Scan(&lineID)
+			written[lineID] = true
+			return err
+		}
+	}
+	err := s.insertRows(ctx, q, `INSERT INTO ledger (id, workspace_id, order_id, line_id, entry, ref, amount, at) VALUES `, tail,
 		8, len(entries), func(i int, args []any) []any {
 			return append(args, id.New("led"), wsID, orderID, entries[i].lineID, kind, ref, entries[i].amount, at.UnixMicro())
-		})
+		}, scan)
 	if err != nil {
-		return fmt.Errorf("orders: ledger: %w", err)
+		return nil, fmt.Errorf("orders: ledger: %w", err)
 	}
-	return nil
+	return written, nil
+}
+
+// rollUpEntries adds to the rollups the refunds or cancellation just
+// written to the order's ledger: entries, of which written went in.
+func (s *Store) rollUpEntries(ctx context.Context, q store.Querier, wsID string, o openOrder, entries []entry, written map[string]bool) error {
+	var lines []refundedLine
+	for _, e := range entries {
+		if !written[e.lineID] {
+			continue
+		}
+		for _, l := range o.lines {
+			if l.id == e.lineID {
+				before := l.amountRC - l.left
+				lines = append(lines, refundedLine{kind: l.kind, gross: l.amountRC, before: before, after: before - e.amount})
+			}
+		}
+	}
+	return s.rollUpRefund(ctx, q, wsID, o.id, o.placed, lines)
 }
 
 // openLine is an order line and what is left of it to refund.
 type openLine struct {
-	id, externalID, sku string
-	quantity            int64
-	amountRC, left      int64
+	id, externalID, sku, kind string
+	quantity                  int64
+	amountRC, left            int64
 }
 
 // openOrder finds and locks the order an event is about, with its
 // currency and rate, and reads what is left of each of its lines.
 func (s *Store) openOrder(ctx context.Context, q querier, wsID, source, externalID string) (o openOrder, err error) {
-	err = q.QueryRowContext(ctx, `SELECT id, status, currency, rate FROM orders WHERE workspace_id = $1 AND source = $2 AND external_id = $3`+s.db.ForUpdate(),
-		wsID, source, externalID).Scan(&o.id, &o.status, &o.currency, &o.rate)
+	err = q.QueryRowContext(ctx, `SELECT id, status, currency, rate, placed_at FROM orders WHERE workspace_id = $1 AND source = $2 AND external_id = $3`+s.db.ForUpdate(),
+		wsID, source, externalID).Scan(&o.id, &o.status, &o.currency, &o.rate, store.T(&o.placed))
 	if errors.Is(err, sql.ErrNoRows) {
 		return o, retryLater{"order " + externalID + " has not arrived yet"}
 	}
 	if err != nil {
 		return o, err
 	}
-	rows, err := q.QueryContext(ctx, `SELECT l.id, l.external_id, l.sku, l.quantity, l.amount_rc, COALESCE(SUM(g.amount), 0)
-		FROM order_lines l LEFT JOIN ledger g ON g.line_id = l.id WHERE l.order_id = $1 GROUP BY l.id, l.external_id, l.sku, l.quantity, l.amount_rc, l.n ORDER BY l.n`, o.id)
+	rows, err := q.QueryContext(ctx, `SELECT l.id, l.external_id, l.sku, l.kind, l.quantity, l.amount_rc, COALESCE(SUM(g.amount), 0)
+		FROM order_lines l LEFT JOIN ledger g ON g.line_id = l.id WHERE l.order_id = $1 GROUP BY l.id, l.external_id, l.sku, l.kind, l.quantity, l.amount_rc, l.n ORDER BY l.n`, o.id)
 	if err != nil {
 		return o, err
 	}
 	defer rows.Close()
 	for rows.Next() {
 		var l openLine
-		if err := rows.Scan(&l.id, &l.externalID, &l.sku, &l.quantity, &l.amountRC, &l.left); err != nil {
+		if err := rows.Scan(&l.id, &l.externalID, &l.sku, &l.kind, &l.quantity, &l.amountRC, &l.left); err != nil {
 			return o, err
 		}
 		o.lines = append(o.lines, l)
@@ -399,6 +433,7 @@ func (s *Store) openOrder(ctx context.Context, q querier, wsID, source, external
 type openOrder struct {
 	id, status     string
 	currency, rate string
+	placed         time.Time
 	lines          []openLine
 }
 
@@ -461,7 +496,11 @@ func (s *Store) refund(ctx context.Context, q querier, wsID, source string, r Re
 		}
 		entries = append(entries, entry{lineID: l.id, amount: -amt})
 	}
-	return s.ledger(ctx, q, wsID, orderID, "refund", r.ExternalID, at, entries)
+	written, err := s.ledger(ctx, q, wsID, orderID, "refund", r.ExternalID, at, entries)
+	if err != nil {
+		return err
+	}
+	return s.rollUpEntries(ctx, q, wsID, o, entries, written)
 }
 
 func findLine(lines []openLine, rl RefundLine) int {
@@ -504,7 +543,8 @@ func (s *Store) cancel(ctx context.Context, q querier, wsID, source string, c Ca
 			entries = append(entries, entry{lineID: l.id, amount: -l.left})
 		}
 	}
-	if err := s.ledger(ctx, q, wsID, o.id, "cancel", "cancel", at, entries); err != nil {
+	written, err := s.ledger(ctx, q, wsID, o.id, "cancel", "cancel", at, entries)
+	if err != nil {
 		return err
 	}
 	var codes string
@@ -516,7 +556,7 @@ func (s *Store) cancel(ctx context.Context, q querier, wsID, source string, c Ca
 			return err
 		}
 	}
-	return nil
+	return s.rollUpEntries(ctx, q, wsID, o, entries, written)
 }
 
 // Split divides amount in proportion to weights, to the unit: the parts

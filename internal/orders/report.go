@@ -149,21 +149,26 @@ type Report struct {
 	Unattributed Revenue `json:"unattributed"`
 }
 
-type lineSum struct {
-	kind            string
-	gross, refunded int64
-}
-
-type orderSum struct {
-	placed  time.Time
-	lines   []lineSum
-	touches []Touch
-}
-
 // Revenue reports attributed revenue by the query's dimension. Orders are
 // counted by when they were placed; their refunds count against them
 // whenever they came.
+//
+// Whole UTC days of the period are read from the rollups (see rollup.go),
+// which hold what the computation below gives, summed per day; the part of
+// a day at either end of the period, and a workspace whose rollups are
+// still being built, are computed from the stored touches.
 func (s *Store) Revenue(ctx context.Context, wsID string, q Query) (Report, error) {
+	return s.revenue(ctx, wsID, q, true)
+}
+
+// RevenueFromTouches is Revenue computed from the stored touches alone,
+// without the rollups: what the rollups must add up to, to the cent. It
+// reads every order of the period, so it is slow on a large workspace.
+func (s *Store) RevenueFromTouches(ctx context.Context, wsID string, q Query) (Report, error) {
+	return s.revenue(ctx, wsID, q, false)
+}
+
+func (s *Store) revenue(ctx context.Context, wsID string, q Query, rollups bool) (Report, error) {
 	st, err := s.Settings(ctx, wsID)
 	if err != nil {
 		return Report{}, err
@@ -172,113 +177,30 @@ func (s *Store) Revenue(ctx context.Context, wsID string, q Query) (Report, erro
 		q.Model = LastTouch
 	}
 	rep := Report{Currency: st.Currency, Model: q.Model, By: q.By, From: q.From, To: q.To, Rows: []Row{}}
+	t := newTally(q.By)
 	from, to := q.From.UnixMicro(), q.To.UnixMicro()
-	orders := map[string]*orderSum{}
-	rows, err := s.db.R.QueryContext(ctx, `SELECT o.id, o.placed_at, l.kind,
-		COALESCE(SUM(CASE WHEN g.entry = 'sale' THEN g.amount ELSE 0 END), 0), COALESCE(SUM(CASE WHEN g.entry <> 'sale' THEN -g.amount ELSE 0 END), 0)
-		FROM orders o JOIN order_lines l ON l.order_id = o.id LEFT JOIN ledger g ON g.line_id = l.id
-		WHERE o.workspace_id = $1 AND o.placed_at >= $2 AND o.placed_at < $3 GROUP BY o.id, o.placed_at, l.id, l.kind`, wsID, from, to)
-	if err != nil {
-		return rep, fmt.Errorf("orders: report lines: %w", err)
-	}
-	for rows.Next() {
-		var oid string
-		var placed time.Time
-		var l lineSum
-		if err := rows.Scan(&oid, store.T(&placed), &l.kind, &l.gross, &l.refunded); err != nil {
-			rows.Close()
+	// Whole days: [first, last).
+	first, last := -floorDiv(-from, microsPerDay), floorDiv(to, microsPerDay)
+	if rollups && first < last {
+		if rollups, err = s.rolledUp(ctx, wsID); err != nil {
 			return rep, err
 		}
-		o := orders[oid]
-		if o == nil {
-			o = &orderSum{placed: placed}
-			orders[oid] = o
+	}
+	if !rollups || first >= last {
+		err = s.tallyTouches(ctx, s.db.R, wsID, q.Model, from, to, t.addOrder)
+	} else {
+		err = s.tallyTouches(ctx, s.db.R, wsID, q.Model, from, first*microsPerDay, t.addOrder)
+		if err == nil {
+			err = s.tallyRollups(ctx, wsID, q.Model, first, last, t)
 		}
-		o.lines = append(o.lines, l)
+		if err == nil {
+			err = s.tallyTouches(ctx, s.db.R, wsID, q.Model, last*microsPerDay, to, t.addOrder)
+		}
 	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return rep, err
-	}
-	rows, err = s.db.R.QueryContext(ctx, `SELECT t.order_id, t.at, t.post_id, t.account_id, t.member_id, t.offer_id
-		FROM order_touches t JOIN orders o ON o.id = t.order_id
-		WHERE o.workspace_id = $1 AND o.placed_at >= $2 AND o.placed_at < $3 ORDER BY t.order_id, t.at`, wsID, from, to)
 	if err != nil {
-		return rep, fmt.Errorf("orders: report touches: %w", err)
-	}
-	for rows.Next() {
-		var oid string
-		var t Touch
-		if err := rows.Scan(&oid, store.T(&t.At), &t.PostID, &t.AccountID, &t.MemberID, &t.OfferID); err != nil {
-			rows.Close()
-			return rep, err
-		}
-		if o := orders[oid]; o != nil {
-			o.touches = append(o.touches, t)
-		}
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
 		return rep, err
 	}
-
-	byKey := map[string]*Row{}
-	row := func(k string) *Row {
-		r := byKey[k]
-		if r == nil {
-			r = &Row{Key: k}
-			byKey[k] = r
-		}
-		return r
-	}
-	for _, o := range orders {
-		if len(o.touches) == 0 {
-			for _, l := range o.lines {
-				rep.Unattributed.add(l.gross, l.refunded)
-			}
-			continue
-		}
-		times := make([]time.Time, len(o.touches))
-		for i, t := range o.touches {
-			times[i] = t.At
-		}
-		w := Weights(q.Model, times, o.placed)
-		keys := make([]string, len(o.touches))
-		for i, t := range o.touches {
-			keys[i] = dimension(q.By, t, o.placed)
-		}
-		for i := range o.touches {
-			if w[i] > 0 {
-				row(keys[i]).Orders += float64(w[i]) / weightScale
-			}
-		}
-		rep.Total.Orders++
-		for _, l := range o.lines {
-			gs, rs := Split(l.gross, w), Split(l.refunded, w)
-			for i := range o.touches {
-				if gs[i] == 0 && rs[i] == 0 {
-					continue
-				}
-				r := row(keys[i])
-				if l.kind == "deal" {
-					r.Deal.add(gs[i], rs[i])
-				} else {
-					r.Halo.add(gs[i], rs[i])
-				}
-				r.Total.add(gs[i], rs[i])
-			}
-			if l.kind == "deal" {
-				rep.Total.Deal.add(l.gross, l.refunded)
-			} else {
-				rep.Total.Halo.add(l.gross, l.refunded)
-			}
-			rep.Total.Total.add(l.gross, l.refunded)
-		}
-	}
-	for _, r := range byKey {
-		r.Orders = math.Round(r.Orders*1000) / 1000
-		rep.Rows = append(rep.Rows, *r)
-	}
+	rep.Rows, rep.Total, rep.Unattributed = t.rows(), t.total.row(""), t.unattributed
 	if q.By == "day" {
 		sort.Slice(rep.Rows, func(i, j int) bool { return rep.Rows[i].Key < rep.Rows[j].Key })
 	} else {
@@ -296,19 +218,152 @@ func (s *Store) Revenue(ctx context.Context, wsID string, q Query) (Report, erro
 	return rep, s.label(ctx, wsID, q.By, rep.Rows)
 }
 
-// dimension is the report key a touch credits.
-func dimension(by string, t Touch, placed time.Time) string {
+const microsPerDay = 86_400_000_000
+
+// floorDiv is a / b rounded down (b > 0).
+func floorDiv(a, b int64) int64 {
+	q := a / b
+	if a%b != 0 && a < 0 {
+		q--
+	}
+	return q
+}
+
+// lineSum is an order line's money in the reporting currency: its sale,
+// and what refunds and cancellations took back.
+type lineSum struct {
+	kind            string
+	gross, refunded int64
+}
+
+// orderSum is an order as reports weigh it: when it was placed, its lines,
+// and its touches, oldest first.
+type orderSum struct {
+	placed  time.Time
+	lines   []lineSum
+	touches []Touch
+}
+
+// tallyTouches reads the orders placed in [from, to) with their lines,
+// ledger sums and touches, and passes each to add.
+func (s *Store) tallyTouches(ctx context.Context, q store.Querier, wsID string, m Model, from, to int64, add func(m Model, o *orderSum)) error {
+	if from >= to {
+		return nil
+	}
+	orders := map[string]*orderSum{}
+	var ids []string
+	rows, err := q.QueryContext(ctx, `SELECT o.id, o.placed_at, l.kind,
+		COALESCE(SUM(CASE WHEN g.entry = 'sale' THEN g.amount ELSE 0 END), 0), COALESCE(SUM(CASE WHEN g.entry <> 'sale' THEN -g.amount ELSE 0 END), 0)
+		FROM orders o JOIN order_lines l ON l.order_id = o.id LEFT JOIN ledger g ON g.line_id = l.id
+		WHERE o.workspace_id = $1 AND o.placed_at >= $2 AND o.placed_at < $3 GROUP BY o.id, o.placed_at, l.id, l.kind`, wsID, from, to)
+	if err != nil {
+		return fmt.Errorf("orders: report lines: %w", err)
+	}
+	for rows.Next() {
+		var oid string
+		var placed time.Time
+		var l lineSum
+		if err := rows.Scan(&oid, store.T(&placed), &l.kind, &l.gross, &l.refunded); err != nil {
+			rows.Close()
+			return err
+		}
+		o := orders[oid]
+		if o == nil {
+			o = &orderSum{placed: placed}
+			orders[oid] = o
+			ids = append(ids, oid)
+		}
+		o.lines = append(o.lines, l)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	// Touches taken at the same moment are weighed in the order of their
+	// keys, here and in the rollups.
+	rows, err = q.QueryContext(ctx, `SELECT t.order_id, t.at, t.touch, t.post_id, t.account_id, t.member_id, t.offer_id
+		FROM order_touches t JOIN orders o ON o.id = t.order_id
+		WHERE o.workspace_id = $1 AND o.placed_at >= $2 AND o.placed_at < $3 ORDER BY t.order_id, t.at, t.touch`, wsID, from, to)
+	if err != nil {
+		return fmt.Errorf("orders: report touches: %w", err)
+	}
+	for rows.Next() {
+		var oid string
+		var t Touch
+		if err := rows.Scan(&oid, store.T(&t.At), &t.Key, &t.PostID, &t.AccountID, &t.MemberID, &t.OfferID); err != nil {
+			rows.Close()
+			return err
+		}
+		if o := orders[oid]; o != nil {
+			o.touches = append(o.touches, t)
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for _, oid := range ids {
+		add(m, orders[oid])
+	}
+	return nil
+}
+
+// tally adds up report rows.
+type tally struct {
+	by           string
+	byKey        map[string]*credit
+	total        credit // everything attributed
+	unattributed Revenue
+}
+
+func newTally(by string) *tally { return &tally{by: by, byKey: map[string]*credit{}} }
+
+func (t *tally) add(key string, c credit) {
+	r := t.byKey[key]
+	if r == nil {
+		r = &credit{}
+		t.byKey[key] = r
+	}
+	r.plus(c)
+	t.total.plus(c)
+}
+
+// addOrder adds what an order gives each row under model m.
+func (t *tally) addOrder(m Model, o *orderSum) {
+	if len(o.touches) == 0 {
+		for _, l := range o.lines {
+			t.unattributed.add(l.gross, l.refunded)
+		}
+		return
+	}
+	day := o.placed.UTC().Format("2006-01-02")
+	for k, c := range modelCredits(m, o.placed, o.touches, o.lines, true) {
+		t.add(k.dimension(t.by, day), c)
+	}
+}
+
+func (t *tally) rows() []Row {
+	out := make([]Row, 0, len(t.byKey))
+	for k, c := range t.byKey {
+		out = append(out, c.row(k))
+	}
+	return out
+}
+
+// dimension is the report key a touch's credit goes to; day is the day
+// the order was placed, as 2006-01-02.
+func (k touchKey) dimension(by, day string) string {
 	switch by {
 	case "post":
-		return t.PostID
+		return k.post
 	case "account":
-		return t.AccountID
+		return k.account
 	case "offer":
-		return t.OfferID
+		return k.offer
 	case "member":
-		return t.MemberID
+		return k.member
 	case "day":
-		return placed.UTC().Format("2006-01-02")
+		return day
 	}
 	return ""
 }

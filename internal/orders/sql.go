@@ -169,8 +169,9 @@ const (
 // insertRows writes n rows of width values each with as few statements as
 // the bounds allow: head is "INSERT INTO t (a, b, …) VALUES ", tail what
 // follows the values (such as ON CONFLICT …), and row appends the i-th
-// row's values to args.
-func (s *Store) insertRows(ctx context.Context, q store.Querier, head, tail string, width, n int, row func(i int, args []any) []any) error {
+// row's values to args. With scan, the statements are queries (tail has a
+// RETURNING clause) and scan reads each row they return.
+func (s *Store) insertRows(ctx context.Context, q store.Querier, head, tail string, width, n int, row func(i int, args []any) []any, scan func(*sql.Rows) error) error {
 	per := max(1, min(maxInsertRows, maxInsertVars/width))
 	var b strings.Builder
 	for start := 0; start < n; start += per {
@@ -190,7 +191,24 @@ func (s *Store) insertRows(ctx context.Context, q store.Querier, head, tail stri
 			}
 		}
 		b.WriteString(tail)
-		if _, err := q.ExecContext(ctx, b.String(), args...); err != nil {
+		if scan == nil {
+			if _, err := q.ExecContext(ctx, b.String(), args...); err != nil {
+				return err
+			}
+			continue
+		}
+		rows, err := q.QueryContext(ctx, b.String(), args...)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			if err := scan(rows); err != nil {
+				rows.Close()
+				return err
+			}
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
 			return err
 		}
 	}

@@ -139,13 +139,73 @@ func clickTouch(ctx context.Context, q store.Querier, wsID, clickID, how string)
 	return t, true, nil
 }
 
-// classify marks each line deal or halo. A line is deal revenue when its
-// SKU is one of a touched offer's products, or when the order used the
-// offer's code and the offer names no products (a store-wide deal) and
-// the line was discounted; every other line of a touched order is halo.
+// classify marks each line deal or halo (see Classify), reading the
+// products of the offers the touches name.
 func (s *Store) classify(ctx context.Context, q store.Querier, lines []lineRow, touches []Touch) error {
 	if len(touches) == 0 {
 		return nil
+	}
+	var order []string
+	skus := map[string][]string{}
+	for _, t := range touches {
+		if _, ok := skus[t.OfferID]; t.OfferID != "" && !ok {
+			skus[t.OfferID] = nil
+			order = append(order, t.OfferID)
+		}
+	}
+	if len(order) > 0 {
+		// The products of every touched offer, in one query.
+		args := make([]any, len(order))
+		for i, offerID := range order {
+			args[i] = offerID
+		}
+		rows, err := q.QueryContext(ctx, `SELECT offer_id, sku FROM offer_products WHERE offer_id IN (`+s.params(1, len(order))+`)`, args...)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var offerID, sku string
+			if err := rows.Scan(&offerID, &sku); err != nil {
+				rows.Close()
+				return err
+			}
+			skus[offerID] = append(skus[offerID], sku)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+	}
+	ls := make([]Line, len(lines))
+	for i, l := range lines {
+		ls[i] = l.Line
+	}
+	for i, c := range Classify(ls, touches, skus) {
+		lines[i].kind, lines[i].how, lines[i].offerID = c.Kind, c.How, c.OfferID
+	}
+	return nil
+}
+
+// LineClass is what attribution made of an order line.
+type LineClass struct {
+	Kind    string // deal, halo, or none when nothing touched the order
+	How     string // how the order was matched: code, click or customer
+	OfferID string // the offer that made it a deal
+}
+
+// Classify marks each line of an order deal or halo, given its touches
+// (oldest first) and the products (SKUs) of the offers they name. A line
+// is deal revenue when its SKU is one of a touched offer's products, or
+// when the order used the offer's code and the offer names no products (a
+// store-wide deal) and the line was discounted; every other line of a
+// touched order is halo. With no touches every line is none.
+func Classify(lines []Line, touches []Touch, offerSKUs map[string][]string) []LineClass {
+	out := make([]LineClass, len(lines))
+	if len(touches) == 0 {
+		for i := range out {
+			out[i].Kind = "none"
+		}
+		return out
 	}
 	best := touches[len(touches)-1].How // the latest touch says how the order was matched
 	for _, t := range touches {
@@ -167,6 +227,9 @@ func (s *Store) classify(ctx context.Context, q store.Querier, lines []lineRow, 
 		oi := byOffer[t.OfferID]
 		if oi == nil {
 			oi = &offerInfo{skus: map[string]bool{}, how: t.How}
+			for _, sku := range offerSKUs[t.OfferID] {
+				oi.skus[strings.ToUpper(sku)] = true
+			}
 			byOffer[t.OfferID] = oi
 			order = append(order, t.OfferID)
 		}
@@ -174,39 +237,69 @@ func (s *Store) classify(ctx context.Context, q store.Querier, lines []lineRow, 
 			oi.how, oi.hasCode = ByCode, true
 		}
 	}
-	if len(order) > 0 {
-		// The products of every touched offer, in one query.
-		args := make([]any, len(order))
-		for i, offerID := range order {
-			args[i] = offerID
-		}
-		rows, err := q.QueryContext(ctx, `SELECT offer_id, sku FROM offer_products WHERE offer_id IN (`+s.params(1, len(order))+`)`, args...)
-		if err != nil {
-			return err
-		}
-		for rows.Next() {
-			var offerID, sku string
-			if err := rows.Scan(&offerID, &sku); err != nil {
-				rows.Close()
-				return err
-			}
-			byOffer[offerID].skus[strings.ToUpper(sku)] = true
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return err
-		}
-	}
-	for i := range lines {
-		l := &lines[i]
-		l.kind, l.how = "halo", best
+	for i, l := range lines {
+		out[i] = LineClass{Kind: "halo", How: best}
 		for _, offerID := range order {
 			oi := byOffer[offerID]
 			if l.SKU != "" && oi.skus[strings.ToUpper(l.SKU)] || len(oi.skus) == 0 && oi.hasCode && l.Discount > 0 {
-				l.kind, l.how, l.offerID = "deal", oi.how, offerID
+				out[i] = LineClass{Kind: "deal", How: oi.how, OfferID: offerID}
 				break
 			}
 		}
 	}
-	return nil
+	return out
+}
+
+// Reattribute finds the touches and line classes that processing a
+// recorded order would give it now, from what is stored (the order's own
+// touches left out): a check that orders loaded by other means, such as
+// benchmark data, are what ingestion would have made of them. It differs
+// from what processing stored when an earlier order of the same customer
+// was processed after it, or the window changed since.
+func (s *Store) Reattribute(ctx context.Context, wsID, orderID string) ([]Touch, []LineClass, error) {
+	st, err := s.Settings(ctx, wsID)
+	if err != nil {
+		return nil, nil, err
+	}
+	var o Order
+	var codes, customer string
+	err = s.db.R.QueryRowContext(ctx, `SELECT placed_at, click_id, codes, customer FROM orders WHERE id = $1 AND workspace_id = $2`, orderID, wsID).Scan(
+		store.T(&o.PlacedAt), &o.ClickID, &codes, &customer)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil, store.ErrNotFound
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	o.Codes = strings.Fields(codes)
+	rows, err := s.db.R.QueryContext(ctx, `SELECT external_id, sku, name, quantity, unit_price, discount FROM order_lines WHERE order_id = $1 ORDER BY n`, orderID)
+	if err != nil {
+		return nil, nil, err
+	}
+	var lines []lineRow
+	for rows.Next() {
+		var l lineRow
+		if err := rows.Scan(&l.ExternalID, &l.SKU, &l.Name, &l.Quantity, &l.UnitPrice, &l.Discount); err != nil {
+			rows.Close()
+			return nil, nil, err
+		}
+		l.kind = "none"
+		lines = append(lines, l)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, nil, err
+	}
+	ts, err := findTouches(ctx, s.db.R, wsID, orderID, &o, customer, o.PlacedAt, time.Duration(st.WindowDays)*24*time.Hour)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := s.classify(ctx, s.db.R, lines, ts.list); err != nil {
+		return nil, nil, err
+	}
+	classes := make([]LineClass, len(lines))
+	for i, l := range lines {
+		classes[i] = LineClass{Kind: l.kind, How: l.how, OfferID: l.offerID}
+	}
+	return ts.list, classes, nil
 }

@@ -236,11 +236,26 @@ func (s *Server) sampleFollowers(ctx context.Context) {
 }
 
 // processOrders applies received order events that wait (a refund before
-// its order, an event received while a node stopped), every second.
+// its order, an event received while a node stopped), every second. First
+// it builds the revenue rollups of workspaces whose orders predate them
+// (their reports are computed from touches meanwhile).
 func (s *Server) processOrders(ctx context.Context) {
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
+	rolledUp := false
 	for {
+		if !rolledUp {
+			n, err := s.Orders.RollUpPending(ctx)
+			switch {
+			case err != nil && ctx.Err() == nil:
+				s.Log.Error("orders: build revenue rollups", "err", err)
+			case err == nil:
+				rolledUp = true
+				if n > 0 {
+					s.Log.Info("orders: built revenue rollups", "workspaces", n)
+				}
+			}
+		}
 		if _, err := s.Orders.ProcessDue(ctx, 200); err != nil && ctx.Err() == nil {
 			s.Log.Error("orders: process", "err", err)
 		}
