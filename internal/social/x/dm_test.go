@@ -103,6 +103,16 @@ func TestDirectMessages(t *testing.T) {
 		t.Fatalf("closed DMs: %+v", e)
 	}
 
+	// An access token X refuses (401): renewed once, and the read goes on.
+	f.Lock()
+	f.Expired = true
+	f.Unlock()
+	cn2 := conn(f, later())
+	if _, _, err := c.DirectMessages(ctx, cn2, next); err != nil || !cn2.Changed {
+		t.Fatalf("after a 401: %v (credentials renewed: %v)", err, cn2.Changed)
+	}
+	cn = cn2
+
 	// A rate limit part way: nothing, the same cursor, when it resets.
 	for i := range 30 {
 		f.AddDM(t, "fan1", "more "+strconv.Itoa(i))
