@@ -81,7 +81,7 @@ func (n *dmNet) dm(from, text string, followers int64) social.Message {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	m := social.Message{RemoteID: "dm-" + strconv.Itoa(len(n.dms)+1), Thread: "convo-" + from, Direct: true, Text: text,
-		Author: social.Identity{Network: social.Sandbox, AccountID: from, Handle: "@" + from}, At: time.Now()}
+		Author: social.Identity{Network: social.Sandbox, AccountID: from, Handle: "@" + from}, At: time.Now().Add(time.Duration(len(n.dms)) * time.Millisecond)}
 	if followers >= 0 {
 		m.Followers = &followers
 	}

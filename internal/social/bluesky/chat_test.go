@@ -99,6 +99,21 @@ func TestDirectMessages(t *testing.T) {
 		return err
 	}(), social.Rejected)
 
+	// An access token past its time (400 ExpiredToken): the session is
+	// refreshed once and the read goes on.
+	f.ExpireAccess()
+	f.Lock()
+	refreshes := f.RefreshCalls
+	f.Unlock()
+	if _, _, err := c.DirectMessages(ctx, conn, next); err != nil || !conn.Changed {
+		t.Fatalf("after ExpiredToken: %v (credentials renewed: %v)", err, conn.Changed)
+	}
+	f.Lock()
+	if f.RefreshCalls != refreshes+1 {
+		t.Errorf("%d refreshes", f.RefreshCalls-refreshes)
+	}
+	f.Unlock()
+
 	// A rate limit: nothing read, the same cursor, when it resets.
 	f.AddDM(t, "zsc.bsky.social", "still there?")
 	f.Lock()

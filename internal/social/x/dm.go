@@ -184,9 +184,10 @@ func dmMessages(p dmPage, self, since string) []social.Message {
 	return out
 }
 
-// SendDirect sends a direct message: to the person (POST
-// /2/dm_conversations/with/:participant_id/messages) in a one-to-one
-// conversation, into the conversation itself in a group. X takes no
+// SendDirect sends a direct message in the conversation it answers: to
+// the person (POST /2/dm_conversations/with/:participant_id/messages) in a
+// one-to-one conversation, into the group (POST
+// /2/dm_conversations/:dm_conversation_id/messages) in a group. X takes no
 // idempotency key: a retry after an unknown outcome looks first with
 // FindDirect.
 func (c *Connector) SendDirect(ctx context.Context, conn *social.Conn, d social.Draft) (social.Published, error) {
@@ -226,9 +227,13 @@ func (c *Connector) SendDirect(ctx context.Context, conn *social.Conn, d social.
 	return social.Published{RemoteID: out.Data.DMEventID, URL: "https://x.com/messages/" + url.PathEscape(conv)}, nil
 }
 
-// dmPath is the conversation a draft goes to: with the person in a
-// one-to-one conversation ("smaller-larger" user IDs), or a group's own.
+// dmPath is the conversation a draft goes to: a group's own (its ID is a
+// number), or the one-to-one conversation ("smaller-larger" user IDs) with
+// the person.
 func dmPath(self string, d social.Draft) (string, error) {
+	if isID(d.Thread) {
+		return "/2/dm_conversations/" + d.Thread, nil
+	}
 	to := d.To
 	if a, b, ok := strings.Cut(d.Thread, "-"); ok && to == "" {
 		to = a
@@ -236,11 +241,8 @@ func dmPath(self string, d social.Draft) (string, error) {
 			to = b
 		}
 	}
-	switch {
-	case isID(to) && to != self:
+	if isID(to) && to != self {
 		return "/2/dm_conversations/with/" + to, nil
-	case isID(d.Thread):
-		return "/2/dm_conversations/" + d.Thread, nil
 	}
 	return "", &social.Error{Network: social.X, Kind: social.Rejected, Reason: fmt.Sprintf("no X conversation or person to send the message to (%q, %q)", d.Thread, d.To)}
 }

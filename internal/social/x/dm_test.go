@@ -84,6 +84,14 @@ func TestDirectMessages(t *testing.T) {
 	if _, err := c.SendDirect(ctx, cn, social.Draft{Text: "One more thing", Thread: m.Thread}); err != nil {
 		t.Fatal(err)
 	}
+	// In a group, the reply goes to the group.
+	if pub, err := c.SendDirect(ctx, cn, social.Draft{Text: "Hello all", Thread: "1578398451921985538", To: m.Author.AccountID}); err != nil ||
+		pub.URL != "https://x.com/messages/1578398451921985538" {
+		t.Fatalf("group: %+v %v", pub, err)
+	}
+	if dms := f.DMs(); dms[len(dms)-1].ConversationID != "1578398451921985538" {
+		t.Fatalf("the group message went to %+v", dms[len(dms)-1])
+	}
 
 	// The person does not take direct messages from the brand.
 	f.CloseDMs(m.Author.AccountID)
@@ -94,6 +102,16 @@ func TestDirectMessages(t *testing.T) {
 	if e.Status != 403 || !strings.Contains(e.Reason, "cannot send messages") {
 		t.Fatalf("closed DMs: %+v", e)
 	}
+
+	// An access token X refuses (401): renewed once, and the read goes on.
+	f.Lock()
+	f.Expired = true
+	f.Unlock()
+	cn2 := conn(f, later())
+	if _, _, err := c.DirectMessages(ctx, cn2, next); err != nil || !cn2.Changed {
+		t.Fatalf("after a 401: %v (credentials renewed: %v)", err, cn2.Changed)
+	}
+	cn = cn2
 
 	// A rate limit part way: nothing, the same cursor, when it resets.
 	for i := range 30 {
