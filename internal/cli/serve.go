@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
+	"net/http/pprof"
 	"os"
 	"path/filepath"
 	"strings"
@@ -64,6 +66,16 @@ func serve(ctx context.Context, e *Env, args []string) error {
 	if err := firstRunHint(ctx, e, srv.Team, cfg.BaseURL); err != nil {
 		return err
 	}
+	if cfg.DebugAddr != "" {
+		debugAddr, stopDebug, err := serveDebug(cfg.DebugAddr)
+		if err != nil {
+			ln.Close()
+			srv.Close(ctx)
+			return err
+		}
+		defer stopDebug()
+		log.Warn("Go's profiler is served on a loopback address (ROOST_DEBUG_ADDR)", "url", "http://"+debugAddr+"/debug/pprof/")
+	}
 	if e.Ready != nil {
 		e.Ready(ln.Addr().String())
 	}
@@ -106,4 +118,23 @@ func selfCommand() string {
 		return "go run ./cmd/roost"
 	}
 	return "roost"
+}
+
+// serveDebug serves Go's profiler (net/http/pprof) on addr, a loopback
+// address the configuration has checked, apart from the public listener:
+// it is for an operator profiling a running node, never for visitors.
+func serveDebug(addr string) (listening string, stop func(), err error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return "", nil, fmt.Errorf("cannot listen on %s (ROOST_DEBUG_ADDR): %w", addr, err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go srv.Serve(ln)
+	return ln.Addr().String(), func() { srv.Close() }, nil
 }
