@@ -63,11 +63,14 @@ func format(prefix string, ms int64, r [10]byte) string {
 	binary.BigEndian.PutUint64(ts[:], uint64(ms))
 	copy(b[:6], ts[2:])
 	copy(b[6:], r[:])
-	s := enc.EncodeToString(b[:])
+	// Encoded on the stack: one allocation, the string itself (click IDs
+	// are made on every redirect).
+	var out [26]byte
+	enc.Encode(out[:], b[:])
 	if prefix == "" {
-		return s
+		return string(out[:])
 	}
-	return prefix + "_" + s
+	return prefix + "_" + string(out[:])
 }
 
 // Token returns a random URL-safe token with n bytes of entropy, for secrets

@@ -55,3 +55,17 @@ func TestTime(t *testing.T) {
 		}
 	}
 }
+
+// TestNewAllocatesOnlyTheID is not parallel: AllocsPerRun counts every
+// allocation in the process. A click ID is made on every redirect.
+func TestNewAllocatesOnlyTheID(t *testing.T) {
+	if n := testing.AllocsPerRun(1000, func() { _ = New("") }); n != 1 {
+		t.Errorf("New allocates %v times, want 1", n)
+	}
+	if n := testing.AllocsPerRun(1000, func() { _ = New("clk") }); n != 1 {
+		t.Errorf("New with a prefix allocates %v times, want 1", n)
+	}
+	if s := New("clk"); len(s) != 30 || !Valid("clk", s) {
+		t.Errorf("New(clk) = %q", s)
+	}
+}
