@@ -44,7 +44,9 @@ func BenchmarkRedirectHandler(b *testing.B) {
 	})
 }
 
-// BenchmarkRecorderInsert measures writing clicks in batches of 500.
+// BenchmarkRecorderInsert measures writing clicks through the recorder, in
+// batches of 500 (its default), from 5,000 visitors. cpu-ns/op is the
+// processor time per click, writer included.
 func BenchmarkRecorderInsert(b *testing.B) {
 	for _, d := range storetest.Dialects() {
 		b.Run(string(d), func(b *testing.B) {
@@ -55,12 +57,14 @@ func BenchmarkRecorderInsert(b *testing.B) {
 			}
 			now := time.Now()
 			b.ResetTimer()
+			cpu := processCPU()
 			for i := range b.N {
 				rec.Add(click("ws", "l1", fmt.Sprint(i%5000), iphone, now))
 			}
 			if err := rec.Close(context.Background()); err != nil {
 				b.Fatal(err)
 			}
+			b.ReportMetric(float64(processCPU()-cpu)/float64(b.N), "cpu-ns/op")
 		})
 	}
 }
