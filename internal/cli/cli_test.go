@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"testing"
@@ -280,5 +281,24 @@ func TestSandboxCommands(t *testing.T) {
 	}
 	if r := roost(t, env, "", "sandbox", "mention", "--workspace", "acme", "--account", "outlet", "hi"); r.code != 2 {
 		t.Fatalf("mention without --from: %+v", r)
+	}
+}
+
+// TestTuneGC is not parallel: the collector's setting is the process's.
+func TestTuneGC(t *testing.T) {
+	prev := debug.SetGCPercent(100)
+	defer debug.SetGCPercent(prev)
+	tuneGC(func(string) string { return "" })
+	if got := debug.SetGCPercent(100); got != serveGCPercent {
+		t.Fatalf("GOGC unset: collector at %d%%, want %d%%", got, serveGCPercent)
+	}
+	tuneGC(func(k string) string {
+		if k == "GOGC" {
+			return "50"
+		}
+		return ""
+	})
+	if got := debug.SetGCPercent(100); got != 100 {
+		t.Fatalf("GOGC set by the operator was overridden: %d%%", got)
 	}
 }

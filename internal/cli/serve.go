@@ -9,6 +9,7 @@ import (
 	"net/http/pprof"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -31,6 +32,7 @@ func serve(ctx context.Context, e *Env, args []string) error {
 		return usageErr("unexpected argument %q", fs.Arg(0))
 	}
 	log := cfg.Logger(e.Stderr)
+	tuneGC(e.Getenv)
 	httpx.TrustProxies(cfg.Proxies)
 	db, applied, err := openDB(ctx, &cfg)
 	if err != nil {
@@ -137,4 +139,20 @@ func serveDebug(addr string) (listening string, stop func(), err error) {
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go srv.Serve(ln)
 	return ln.Addr().String(), func() { srv.Close() }, nil
+}
+
+// serveGCPercent is roost serve's GOGC unless the operator sets one. A node
+// answering redirects allocates quickly (net/http's request and header
+// maps, a click per redirect) but keeps little: a live heap of a few
+// megabytes, for which the default of 100 runs the collector dozens of
+// times a second under load. At 400 the heap may grow to five times what
+// is live (some tens of megabytes) and the redirect benchmark spends about
+// 3 µs less processor time per request (README, Benchmarks).
+const serveGCPercent = 400
+
+// tuneGC applies serveGCPercent when GOGC is not set.
+func tuneGC(getenv func(string) string) {
+	if getenv("GOGC") == "" {
+		debug.SetGCPercent(serveGCPercent)
+	}
 }
