@@ -236,6 +236,7 @@ type Load struct {
 	RPS      float64
 	P50, P99 time.Duration
 	Errors   int64
+	CPU      time.Duration // processor time wrk itself used
 }
 
 const wrkScript = `
@@ -257,11 +258,12 @@ func Wrk(ctx context.Context, target string, threads, conns int, d time.Duration
 	for _, h := range headers {
 		args = append(args, "-H", h)
 	}
-	out, err := exec.CommandContext(ctx, "wrk", append(args, target)...).CombinedOutput()
+	cmd := exec.CommandContext(ctx, "wrk", append(args, target)...)
+	out, err := cmd.CombinedOutput()
 	if err != nil {
 		Fail("wrk: %v: %s", err, out)
 	}
-	var l Load
+	l := Load{CPU: cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()}
 	var dur, p50, p99 int64
 	for _, line := range strings.Split(string(out), "\n") {
 		if rest, ok := strings.CutPrefix(line, "WRK "); ok {
