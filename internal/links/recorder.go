@@ -672,17 +672,29 @@ func (r *Recorder) insert(ctx context.Context, batch []Click, replay bool) (int,
 	rows := r.rows[:0]
 	var profs []profile
 	profIndex := map[profile]int{}
-	for _, c := range batch {
-		rw := row{Click: c, Classified: Classify(c.UA, c.Method), day: day(c.At), hour: c.At.UTC().Unix() / 3600 * 3600 * 1e6}
+	// Neighbouring clicks usually share a user agent and a profile:
+	// comparing with the last is cheaper than hashing.
+	var lastUA, lastMethod string
+	var lastCl Classified
+	lastProf := -1
+	for i, c := range batch {
+		if i == 0 || c.UA != lastUA || c.Method != lastMethod {
+			lastUA, lastMethod, lastCl = c.UA, c.Method, Classify(c.UA, c.Method)
+		}
+		unix := c.At.Unix()
+		rw := row{Click: c, Classified: lastCl, day: unix / 86400, hour: unix / 3600 * 3600 * 1e6}
 		p := profile{ws: c.WorkspaceID, link: c.LinkID, ref: c.Referrer, device: rw.Device, os: trunc(rw.OS, 64), browser: trunc(rw.Browser, 64),
 			country: c.Country, bot: rw.Bot, reason: rw.BotReason}
-		k, ok := profIndex[p]
-		if !ok {
-			k = len(profs)
-			profs = append(profs, p)
-			profIndex[p] = k
+		if lastProf < 0 || profs[lastProf] != p {
+			k, ok := profIndex[p]
+			if !ok {
+				k = len(profs)
+				profs = append(profs, p)
+				profIndex[p] = k
+			}
+			lastProf = k
 		}
-		rw.prof = k
+		rw.prof = lastProf
 		rows = append(rows, rw)
 	}
 	r.rows = rows
@@ -756,7 +768,7 @@ func (r *Recorder) insert(ctx context.Context, batch []Click, replay bool) (int,
 				inserted++
 			}
 		}
-		return r.rollups(ctx, tx)
+		return r.rollups(ctx, tx, profs)
 	})
 	if err == nil {
 		for _, k := range keys {
@@ -822,8 +834,37 @@ func (r *Recorder) insertUnnest(ctx context.Context, tx *sql.Tx, profs []profile
 
 // rollups adds the batch's stored clicks to the counters: one upsert row
 // per link and hour (and per link, day and breakdown value), in a fixed
-// order so two nodes never deadlock on each other's rows.
-func (r *Recorder) rollups(ctx context.Context, tx *sql.Tx) error {
+// order so two nodes never deadlock on each other's rows. Clicks are
+// first tallied per profile and hour, which is all the counters need.
+func (r *Recorder) rollups(ctx context.Context, tx *sql.Tx, profs []profile) error {
+	type tally struct {
+		prof          int
+		hour          int64
+		total, unique int64
+	}
+	var tallies []tally
+	at := map[[2]int64]int{}
+	last := -1
+	for _, rw := range r.rows {
+		if !rw.stored {
+			continue
+		}
+		if last < 0 || tallies[last].prof != rw.prof || tallies[last].hour != rw.hour {
+			k := [2]int64{int64(rw.prof), rw.hour}
+			i, ok := at[k]
+			if !ok {
+				i = len(tallies)
+				tallies = append(tallies, tally{prof: rw.prof, hour: rw.hour})
+				at[k] = i
+			}
+			last = i
+		}
+		tallies[last].total++
+		if rw.unique {
+			tallies[last].unique++
+		}
+	}
+
 	type ckey struct {
 		link string
 		hour int64
@@ -843,36 +884,33 @@ func (r *Recorder) rollups(ctx context.Context, tx *sql.Tx) error {
 	}
 	counts := map[ckey]*count{}
 	dims := map[dkey]*dcount{}
-	for _, rw := range r.rows {
-		if !rw.stored {
-			continue
+	for _, t := range tallies {
+		p := profs[t.prof]
+		human := t.total
+		if p.bot {
+			human = 0
 		}
-		c := counts[ckey{rw.LinkID, rw.hour}]
+		c := counts[ckey{p.link, t.hour}]
 		if c == nil {
-			c = &count{ws: rw.WorkspaceID}
-			counts[ckey{rw.LinkID, rw.hour}] = c
+			c = &count{ws: p.ws}
+			counts[ckey{p.link, t.hour}] = c
 		}
-		c.total++
-		if !rw.Bot {
-			c.human++
-		}
-		if rw.unique {
-			c.uniques++
-		}
-		for _, dv := range [4][2]string{{"referrer", rw.Referrer}, {"device", rw.Device}, {"country", rw.Country}, {"bot", rw.BotReason}} {
-			if dv[0] == "bot" && !rw.Bot {
+		c.total += t.total
+		c.human += human
+		c.uniques += t.unique
+		day := t.hour / 1e6 / 86400
+		for _, dv := range [4][2]string{{"referrer", p.ref}, {"device", p.device}, {"country", p.country}, {"bot", p.reason}} {
+			if dv[0] == "bot" && !p.bot {
 				continue
 			}
-			k := dkey{rw.LinkID, rw.day, dv[0], dv[1]}
+			k := dkey{p.link, day, dv[0], dv[1]}
 			d := dims[k]
 			if d == nil {
-				d = &dcount{ws: rw.WorkspaceID}
+				d = &dcount{ws: p.ws}
 				dims[k] = d
 			}
-			d.clicks++
-			if !rw.Bot {
-				d.human++
-			}
+			d.clicks += t.total
+			d.human += human
 		}
 	}
 	ck := slices.SortedFunc(maps.Keys(counts), func(a, b ckey) int {

@@ -81,6 +81,7 @@ func TestRecorderCountsAndUniques(t *testing.T) {
 		if rec.Written.Load() != 202 {
 			t.Fatalf("Written = %d", rec.Written.Load())
 		}
+		checkRollups(t, db)
 	})
 }
 
@@ -343,7 +344,55 @@ func TestRecorderStoresEveryField(t *testing.T) {
 		if n := count(t, db, `SELECT COUNT(*) FROM clicks WHERE device = 'mobile' AND os = 'iOS' AND browser = 'Safari' AND NOT bot`); n != 311 {
 			t.Fatalf("%d iPhone clicks, want 311", n)
 		}
+		checkRollups(t, db)
 	})
+}
+
+// checkRollups compares every counter row with the raw clicks it sums.
+func checkRollups(t *testing.T, db *store.DB) {
+	t.Helper()
+	rows := func(q string) map[string]bool {
+		t.Helper()
+		res, err := db.R.Query(q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Close()
+		out := map[string]bool{}
+		for res.Next() {
+			var k, ws, v string
+			var day, a, b, c int64
+			if err := res.Scan(&k, &ws, &day, &v, &a, &b, &c); err != nil {
+				t.Fatal(err)
+			}
+			out[fmt.Sprint(k, ws, day, v, a, b, c)] = true
+		}
+		return out
+	}
+	for _, pair := range [][2]string{
+		{`SELECT link_id, workspace_id, hour, '', total, human, uniques FROM click_counts`,
+			`SELECT link_id, workspace_id, at / 3600000000 * 3600000000, '', COUNT(*), SUM(CASE WHEN bot THEN 0 ELSE 1 END), SUM(CASE WHEN is_unique THEN 1 ELSE 0 END)
+			FROM clicks GROUP BY link_id, workspace_id, at / 3600000000`},
+		{`SELECT link_id, workspace_id, day, dim || ':' || value, clicks, human, 0 FROM click_dims`,
+			`SELECT link_id, workspace_id, at / 86400000000, 'referrer:' || referrer_host, COUNT(*), SUM(CASE WHEN bot THEN 0 ELSE 1 END), 0
+			FROM clicks GROUP BY link_id, workspace_id, at / 86400000000, referrer_host
+			UNION ALL SELECT link_id, workspace_id, at / 86400000000, 'device:' || device, COUNT(*), SUM(CASE WHEN bot THEN 0 ELSE 1 END), 0
+			FROM clicks GROUP BY link_id, workspace_id, at / 86400000000, device
+			UNION ALL SELECT link_id, workspace_id, at / 86400000000, 'country:' || country, COUNT(*), SUM(CASE WHEN bot THEN 0 ELSE 1 END), 0
+			FROM clicks GROUP BY link_id, workspace_id, at / 86400000000, country
+			UNION ALL SELECT link_id, workspace_id, at / 86400000000, 'bot:' || bot_reason, COUNT(*), 0, 0
+			FROM clicks WHERE bot GROUP BY link_id, workspace_id, at / 86400000000, bot_reason`},
+	} {
+		got, want := rows(pair[0]), rows(pair[1])
+		if len(got) != len(want) {
+			t.Fatalf("%d counter rows, want %d:\n%v\n%v", len(got), len(want), got, want)
+		}
+		for k := range want {
+			if !got[k] {
+				t.Fatalf("no counter row %s; have %v", k, got)
+			}
+		}
+	}
 }
 
 // TestUniqueAcrossNodesAndDays records one visitor through two recorders
