@@ -88,7 +88,7 @@ func (c *Config) Register(fs *flag.FlagSet, getenv func(string) string) {
 		fs.IntVar(p, name, v, usage+" ("+envName+")")
 	}
 	intVar(&c.ClickBuffer, "click-buffer", "ROOST_CLICK_BUFFER", 100_000, "clicks held in memory before spilling to disk")
-	intVar(&c.ClickBatchSize, "click-batch-size", "ROOST_CLICK_BATCH_SIZE", 500, "clicks written per database insert")
+	intVar(&c.ClickBatchSize, "click-batch-size", "ROOST_CLICK_BATCH_SIZE", 2000, "clicks written per database insert")
 	flush := 200 * time.Millisecond
 	if s := getenv("ROOST_CLICK_FLUSH_INTERVAL"); s != "" {
 		d, err := time.ParseDuration(s)

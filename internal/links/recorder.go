@@ -45,7 +45,7 @@ type RecorderConfig struct {
 }
 
 // DefaultRecorderConfig is used for zero fields.
-var DefaultRecorderConfig = RecorderConfig{Buffer: 100_000, BatchSize: 500, FlushEvery: 200 * time.Millisecond}
+var DefaultRecorderConfig = RecorderConfig{Buffer: 100_000, BatchSize: 2000, FlushEvery: 200 * time.Millisecond}
 
 // Recorder buffers clicks in memory and writes them in batches, so a
 // redirect never waits on the database. It never drops a click: when the
