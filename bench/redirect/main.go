@@ -14,6 +14,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime/pprof"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -48,7 +49,7 @@ func main() {
 	rounds := flag.Int("rounds", 3, "rounds per server, alternating")
 	conns := flag.Int("connections", 16, "wrk connections")
 	threads := flag.Int("threads", 2, "wrk threads")
-	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of roost serve during its last round to this file (go tool pprof FILE)")
+	cpuProfile := flag.String("cpuprofile", "", "write CPU profiles of the last round to FILE (roost serve) and FILE.bare (the reference server)")
 	flag.Parse()
 	if *duration < time.Second || *rounds < 1 {
 		benchkit.Fail("-duration must be at least 1s and -rounds at least 1")
@@ -110,6 +111,15 @@ func main() {
 				profiled = make(chan error, 1)
 				go func() { profiled <- profile(debugAddr, *duration-time.Second, *cpuProfile) }()
 			}
+			var bareProfile *os.File
+			if which == "bare" && i == *rounds-1 && *cpuProfile != "" {
+				// The reference runs in this process: its profile, under the
+				// same load, is what Roost's is compared with.
+				if bareProfile, err = os.Create(*cpuProfile + ".bare"); err != nil {
+					benchkit.Fail("%v", err)
+				}
+				pprof.StartCPUProfile(bareProfile)
+			}
 			cpu := benchkit.SelfCPU
 			if which == "roost" {
 				cpu = roost.CPU
@@ -120,6 +130,11 @@ func main() {
 			// less noisy than requests/s on a machine others share.
 			perReq := float64(cpu()-before) / float64(max(l.Requests, 1))
 			wrkCPU = append(wrkCPU, float64(l.CPU)/float64(max(l.Requests, 1)))
+			if bareProfile != nil {
+				pprof.StopCPUProfile()
+				bareProfile.Close()
+				fmt.Printf("  (this round was profiled: go tool pprof %s.bare)\n", *cpuProfile)
+			}
 			if profiled != nil {
 				if err := <-profiled; err != nil {
 					benchkit.Fail("CPU profile: %v", err)
