@@ -25,9 +25,14 @@ var (
 // precision, then random within the same millisecond, monotonic inside one
 // process) and carries 80 random bits, in the manner of a ULID. prefix, when
 // given, is joined with an underscore ("mem_01j…").
-func New(prefix string) string {
+func New(prefix string) string { return NewNow(prefix, time.Now()) }
+
+// NewNow is New for a caller that has just read the clock (a redirect reads
+// it once for the click's time and its ID): the same ordering, with now
+// taken as the current time.
+func NewNow(prefix string, now time.Time) string {
 	var r [10]byte
-	ms := time.Now().UnixMilli()
+	ms := now.UnixMilli()
 	mu.Lock()
 	if ms <= lastMS {
 		// Same millisecond, or the clock stepped back: stay on the last

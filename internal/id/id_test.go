@@ -69,3 +69,21 @@ func TestNewAllocatesOnlyTheID(t *testing.T) {
 		t.Errorf("New(clk) = %q", s)
 	}
 }
+
+// TestNewNowKeepsOrder: IDs made with a clock read by the caller, even one
+// read before the last ID was made, still sort in the order they were made
+// and carry the caller's time. Not parallel: no other test makes IDs
+// meanwhile.
+func TestNewNowKeepsOrder(t *testing.T) {
+	now := time.Now()
+	a := NewNow("", now)
+	b := NewNow("", now.Add(-time.Second)) // a clock read earlier
+	c := NewNow("", now.Add(5*time.Millisecond))
+	if !(a < b && b < c) {
+		t.Fatalf("IDs out of order: %s %s %s", a, b, c)
+	}
+	want := now.Add(5 * time.Millisecond).Truncate(time.Millisecond)
+	if at, ok := Time(c); !ok || !at.Equal(want) {
+		t.Fatalf("Time(%s) = %v, want %v", c, at, want)
+	}
+}

@@ -291,7 +291,7 @@ func (s *Service) Redirect(w http.ResponseWriter, r *http.Request) {
 		}
 		tpl, result = *e.fallback, "fallback"
 	}
-	c := Click{ID: id.New(""), WorkspaceID: e.wsID, LinkID: e.linkID, At: now, UA: trunc(r.UserAgent(), 512),
+	c := Click{ID: id.NewNow("", now), WorkspaceID: e.wsID, LinkID: e.linkID, At: now, UA: trunc(r.UserAgent(), 512),
 		Referrer: referrerHost(r.Referer()), Method: r.Method}
 	ip := httpx.ClientIP(r)
 	c.Visitor, err = s.salts.visitor(r.Context(), now, ip, c.UA)
