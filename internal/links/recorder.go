@@ -151,6 +151,7 @@ func (r *Recorder) Add(c Click) {
 			r.mu.Unlock()
 			return
 		}
+		r.signal() // the buffer is full: the writer takes what it has
 		if r.cfg.SpillDir != "" {
 			break
 		}
@@ -214,8 +215,9 @@ func (r *Recorder) signal() {
 }
 
 // take hands the writer the oldest full batch, or, when partial is true
-// (the flush interval passed, or the recorder is closing), the batch being
-// filled. It returns nil when there is nothing to write.
+// (the flush interval passed), the recorder is closing or the buffer is
+// full, the batch being filled. It returns nil when there is nothing to
+// write.
 func (r *Recorder) take(partial bool) []Click {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -228,7 +230,7 @@ func (r *Recorder) take(partial bool) []Click {
 		}
 		return b
 	}
-	if (partial || r.closed) && len(r.cur) > 0 {
+	if (partial || r.closed || r.held >= r.cfg.Buffer) && len(r.cur) > 0 {
 		b := r.cur
 		r.cur = nil
 		return b

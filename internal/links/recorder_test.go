@@ -458,11 +458,12 @@ func TestUniqueAcrossNodesAndDays(t *testing.T) {
 
 // TestRecorderBackpressure fills a small buffer without a spill directory
 // from many goroutines: Add waits for the writer, and nothing is lost or
-// spilled.
+// spilled. The buffer is smaller than a batch and the flush interval an
+// hour, so only a full buffer gets the writer going.
 func TestRecorderBackpressure(t *testing.T) {
 	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
-		rec, err := links.NewRecorder(db, quiet, links.RecorderConfig{Buffer: 10, BatchSize: 4, FlushEvery: time.Millisecond})
+		rec, err := links.NewRecorder(db, quiet, links.RecorderConfig{Buffer: 10, BatchSize: 50, FlushEvery: time.Hour})
 		if err != nil {
 			t.Fatal(err)
 		}
