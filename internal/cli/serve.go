@@ -146,8 +146,8 @@ func serveDebug(addr string) (listening string, stop func(), err error) {
 // maps, a click per redirect) but keeps little: a live heap of a few
 // megabytes, for which the default of 100 runs the collector dozens of
 // times a second under load. At 400 the heap may grow to five times what
-// is live (some tens of megabytes) and the redirect benchmark spends about
-// 3 µs less processor time per request (README, Benchmarks).
+// is live (some tens of megabytes) and the redirect benchmark spends 1.5
+// to 3 µs less processor time per request (README, Benchmarks).
 const serveGCPercent = 400
 
 // tuneGC applies serveGCPercent when GOGC is not set.
