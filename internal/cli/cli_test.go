@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"testing"
@@ -134,7 +136,7 @@ func TestAdminAndAPIKey(t *testing.T) {
 func TestServe(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	env := map[string]string{"ROOST_DATA_DIR": dir, "ROOST_ADDR": "127.0.0.1:0", "ROOST_LOG_FORMAT": "json"}
+	env := map[string]string{"ROOST_DATA_DIR": dir, "ROOST_ADDR": "127.0.0.1:0", "ROOST_LOG_FORMAT": "json", "ROOST_DEBUG_ADDR": "127.0.0.1:0"}
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan string, 1)
 	var out, errb lockedBuffer
@@ -160,6 +162,21 @@ func TestServe(t *testing.T) {
 		}
 		res.Body.Close()
 	}
+	// The profiler answers on its own loopback listener, not on the public one.
+	m := regexp.MustCompile(`"url":"(http://127\.0\.0\.1:\d+/debug/pprof/)"`).FindStringSubmatch(errb.String())
+	if m == nil {
+		t.Fatalf("no profiler address in the log:\n%s", errb.String())
+	}
+	res, err := http.Get(m[1] + "cmdline")
+	if err != nil || res.StatusCode != 200 {
+		t.Fatalf("profiler: %v %v", res, err)
+	}
+	res.Body.Close()
+	res, err = http.Get("http://" + addr + "/debug/pprof/cmdline")
+	if err != nil || res.StatusCode != 404 {
+		t.Fatalf("the public listener serves the profiler: %v %v", res, err)
+	}
+	res.Body.Close()
 	if !strings.Contains(out.String(), "/app/setup/") || !strings.Contains(out.String(), "roost admin create") {
 		t.Fatalf("no first-run hint:\n%s", out.String())
 	}
@@ -348,5 +365,24 @@ func TestDemo(t *testing.T) {
 	pg := map[string]string{"ROOST_DATA_DIR": t.TempDir(), "ROOST_DATABASE_URL": "postgres://nobody@127.0.0.1:1/x"}
 	if r := roost(t, pg, "", "demo"); r.code != 2 || !strings.Contains(r.stderr, "own SQLite database") {
 		t.Errorf("demo on PostgreSQL: %+v", r)
+	}
+}
+
+// TestTuneGC is not parallel: the collector's setting is the process's.
+func TestTuneGC(t *testing.T) {
+	prev := debug.SetGCPercent(100)
+	defer debug.SetGCPercent(prev)
+	tuneGC(func(string) string { return "" })
+	if got := debug.SetGCPercent(100); got != serveGCPercent {
+		t.Fatalf("GOGC unset: collector at %d%%, want %d%%", got, serveGCPercent)
+	}
+	tuneGC(func(k string) string {
+		if k == "GOGC" {
+			return "50"
+		}
+		return ""
+	})
+	if got := debug.SetGCPercent(100); got != 100 {
+		t.Fatalf("GOGC set by the operator was overridden: %d%%", got)
 	}
 }

@@ -6,8 +6,11 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
+	"net/http/pprof"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -32,6 +35,7 @@ func serve(ctx context.Context, e *Env, args []string) error {
 		return usageErr("unexpected argument %q", fs.Arg(0))
 	}
 	log := cfg.Logger(e.Stderr)
+	tuneGC(e.Getenv)
 	httpx.TrustProxies(cfg.Proxies)
 	db, applied, err := openDB(ctx, &cfg)
 	if err != nil {
@@ -80,6 +84,16 @@ func runServer(ctx context.Context, e *Env, cfg *config.Config, db *store.DB, ke
 		srv.Close(ctx)
 		return err
 	}
+	if cfg.DebugAddr != "" {
+		debugAddr, stopDebug, err := serveDebug(cfg.DebugAddr)
+		if err != nil {
+			ln.Close()
+			srv.Close(ctx)
+			return err
+		}
+		defer stopDebug()
+		log.Warn("Go's profiler is served on a loopback address (ROOST_DEBUG_ADDR)", "url", "http://"+debugAddr+"/debug/pprof/")
+	}
 	if e.Ready != nil {
 		e.Ready(ln.Addr().String())
 	}
@@ -122,4 +136,39 @@ func selfCommand() string {
 		return "go run ./cmd/roost"
 	}
 	return "roost"
+}
+
+// serveDebug serves Go's profiler (net/http/pprof) on addr, a loopback
+// address the configuration has checked, apart from the public listener:
+// it is for an operator profiling a running node, never for visitors.
+func serveDebug(addr string) (listening string, stop func(), err error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return "", nil, fmt.Errorf("cannot listen on %s (ROOST_DEBUG_ADDR): %w", addr, err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go srv.Serve(ln)
+	return ln.Addr().String(), func() { srv.Close() }, nil
+}
+
+// serveGCPercent is roost serve's GOGC unless the operator sets one. A node
+// answering redirects allocates quickly (net/http's request and header
+// maps, a click per redirect) but keeps little: a live heap of a few
+// megabytes, for which the default of 100 runs the collector dozens of
+// times a second under load. At 400 the heap may grow to five times what
+// is live (some tens of megabytes) and the redirect benchmark spends 1.5
+// to 3 µs less processor time per request (README, Benchmarks).
+const serveGCPercent = 400
+
+// tuneGC applies serveGCPercent when GOGC is not set.
+func tuneGC(getenv func(string) string) {
+	if getenv("GOGC") == "" {
+		debug.SetGCPercent(serveGCPercent)
+	}
 }

@@ -41,6 +41,7 @@ type Config struct {
 	GeoIPPath       string        // ROOST_GEOIP_DB: MaxMind-format country database
 	TrustedProxies  string        // ROOST_TRUSTED_PROXIES: proxies whose X-Forwarded-For is believed
 	Proxies         []netip.Prefix
+	DebugAddr       string // ROOST_DEBUG_ADDR: loopback address for Go's profiler (net/http/pprof); "" for none
 
 	XClientID     string // ROOST_X_CLIENT_ID: the brand's X app (OAuth 2.0 client ID)
 	XClientSecret string // ROOST_X_CLIENT_SECRET: its secret (empty for a public client)
@@ -71,6 +72,7 @@ func (c *Config) Register(fs *flag.FlagSet, getenv func(string) string) {
 	fs.StringVar(&c.LogLevel, "log-level", env("ROOST_LOG_LEVEL", "info"), "log level: debug, info, warn or error (ROOST_LOG_LEVEL)")
 	fs.StringVar(&c.TrustedProxies, "trusted-proxies", env("ROOST_TRUSTED_PROXIES", ""), "reverse proxies whose X-Forwarded-For header gives the visitor's address: IPs or CIDR ranges, comma-separated (ROOST_TRUSTED_PROXIES)")
 	fs.StringVar(&c.GeoIPPath, "geoip-db", env("ROOST_GEOIP_DB", ""), "MaxMind-format country database (.mmdb) for click countries (ROOST_GEOIP_DB)")
+	fs.StringVar(&c.DebugAddr, "debug-addr", env("ROOST_DEBUG_ADDR", ""), "loopback address such as 127.0.0.1:6060 serving Go's profiler at /debug/pprof/; off when empty (ROOST_DEBUG_ADDR)")
 	fs.StringVar(&c.XClientID, "x-client-id", env("ROOST_X_CLIENT_ID", ""), "OAuth 2.0 client ID of your X app, to connect X accounts (ROOST_X_CLIENT_ID)")
 	c.XClientSecret = getenv("ROOST_X_CLIENT_SECRET") // never a flag: it would show in ps
 	c.envErr = nil
@@ -86,7 +88,7 @@ func (c *Config) Register(fs *flag.FlagSet, getenv func(string) string) {
 		fs.IntVar(p, name, v, usage+" ("+envName+")")
 	}
 	intVar(&c.ClickBuffer, "click-buffer", "ROOST_CLICK_BUFFER", 100_000, "clicks held in memory before spilling to disk")
-	intVar(&c.ClickBatchSize, "click-batch-size", "ROOST_CLICK_BATCH_SIZE", 500, "clicks written per database insert")
+	intVar(&c.ClickBatchSize, "click-batch-size", "ROOST_CLICK_BATCH_SIZE", 2000, "clicks written per database insert")
 	flush := 200 * time.Millisecond
 	if s := getenv("ROOST_CLICK_FLUSH_INTERVAL"); s != "" {
 		d, err := time.ParseDuration(s)
@@ -114,6 +116,13 @@ func (c *Config) Check() error {
 	if c.GeoIPPath != "" {
 		if _, err := os.Stat(c.GeoIPPath); err != nil {
 			return fmt.Errorf("ROOST_GEOIP_DB: %w", err)
+		}
+	}
+	if c.DebugAddr != "" {
+		h, _, err := net.SplitHostPort(c.DebugAddr)
+		a, perr := netip.ParseAddr(h)
+		if err != nil || perr != nil || !a.IsLoopback() {
+			return fmt.Errorf("ROOST_DEBUG_ADDR %q must be a loopback address such as 127.0.0.1:6060: the profiler is not for the public", c.DebugAddr)
 		}
 	}
 	host, port, err := net.SplitHostPort(c.Addr)

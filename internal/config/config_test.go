@@ -34,6 +34,14 @@ func TestDefaultsEnvAndFlags(t *testing.T) {
 		c.ClickFlushEvery != 50*time.Millisecond || c.ClickBatchSize != 250 || c.ClickBuffer != 100_000 || len(c.Proxies) != 2 {
 		t.Fatalf("env and flags: %+v %v", c, err)
 	}
+	if c.DebugAddr != "" {
+		t.Fatalf("the profiler is on by default: %q", c.DebugAddr)
+	}
+	for _, addr := range []string{"127.0.0.1:6060", "[::1]:6060"} {
+		if c, err := load(t, map[string]string{"ROOST_DEBUG_ADDR": addr}); err != nil || c.DebugAddr != addr {
+			t.Errorf("ROOST_DEBUG_ADDR=%s: %q %v", addr, c.DebugAddr, err)
+		}
+	}
 }
 
 func TestBadConfig(t *testing.T) {
@@ -50,6 +58,9 @@ func TestBadConfig(t *testing.T) {
 		"batch":    {"ROOST_CLICK_BATCH_SIZE": "-5"},
 		"flush":    {"ROOST_CLICK_FLUSH_INTERVAL": "200"},
 		"geoip":    {"ROOST_GEOIP_DB": "/nonexistent/GeoLite2-Country.mmdb"},
+		"debug":    {"ROOST_DEBUG_ADDR": ":6060"},
+		"debug ip": {"ROOST_DEBUG_ADDR": "10.1.2.3:6060"},
+		"debug no": {"ROOST_DEBUG_ADDR": "localhost"},
 	} {
 		_, err := load(t, env)
 		if err == nil || strings.Contains(err.Error(), "\n") {

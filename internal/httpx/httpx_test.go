@@ -19,6 +19,12 @@ func TestMiddleware(t *testing.T) {
 	mux.HandleFunc("GET /ok/{id}", Public, func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("fine")) })
 	mux.HandleFunc("GET /boom", Public, func(w http.ResponseWriter, r *http.Request) { panic("kaboom") })
 	mux.HandleFunc("GET /app/invite/{token}", Public, func(w http.ResponseWriter, r *http.Request) {})
+	mux.HandleFunc("GET /odd", Public, func(w http.ResponseWriter, r *http.Request) {
+		// Handlers may add to the security headers, which are shared values.
+		w.Header().Add("X-Content-Type-Options", "odd")
+		w.Header().Add("Referrer-Policy", "no-referrer")
+		w.WriteHeader(799)
+	})
 	h := Middleware(mux, slog.New(slog.NewJSONHandler(&logs, nil)), NewObserver(reg))
 
 	get := func(path string) *httptest.ResponseRecorder {
@@ -28,6 +34,13 @@ func TestMiddleware(t *testing.T) {
 	}
 	if w := get("/ok/1"); w.Code != 200 || w.Body.String() != "fine" || w.Header().Get("X-Content-Type-Options") != "nosniff" {
 		t.Fatalf("ok: %d %q %v", w.Code, w.Body, w.Header())
+	}
+	if w := get("/odd"); w.Code != 799 || len(w.Header().Values("X-Content-Type-Options")) != 2 || w.Header().Values("Referrer-Policy")[1] != "no-referrer" {
+		t.Fatalf("odd: %d %v", w.Code, w.Header())
+	}
+	if w := get("/ok/1"); w.Header().Get("Referrer-Policy") != "strict-origin-when-cross-origin" || len(w.Header().Values("X-Content-Type-Options")) != 1 ||
+		len(w.Header().Values("Referrer-Policy")) != 1 {
+		t.Fatalf("a handler's additions leaked into the next answer: %v", w.Header())
 	}
 	if w := get("/boom"); w.Code != 500 {
 		t.Fatalf("panic answered %d", w.Code)
@@ -47,9 +60,10 @@ func TestMiddleware(t *testing.T) {
 	var out bytes.Buffer
 	reg.WriteTo(&out)
 	for _, want := range []string{
-		`roost_http_requests_total{route="GET /ok/{id}",method="GET",code="200"} 1`,
 		`roost_http_requests_total{route="GET /boom",method="GET",code="500"} 1`,
 		`roost_http_requests_total{route="unmatched",method="GET",code="404"} 1`,
+		`roost_http_requests_total{route="GET /ok/{id}",method="GET",code="200"} 2`,
+		`roost_http_requests_total{route="GET /odd",method="GET",code="799"} 1`,
 	} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("metrics lack %s:\n%s", want, out.String())
@@ -61,7 +75,7 @@ func TestMiddleware(t *testing.T) {
 	if strings.Contains(out.String(), "/ok/1") {
 		t.Error("metrics are labelled by raw path")
 	}
-	if len(mux.Routes()) != 3 || mux.Routes()[0] != (Route{Method: "GET", Path: "/ok/{id}", Access: Public}) {
+	if len(mux.Routes()) != 4 || mux.Routes()[0] != (Route{Method: "GET", Path: "/ok/{id}", Access: Public}) {
 		t.Fatalf("routes = %+v", mux.Routes())
 	}
 }

@@ -25,9 +25,14 @@ var (
 // precision, then random within the same millisecond, monotonic inside one
 // process) and carries 80 random bits, in the manner of a ULID. prefix, when
 // given, is joined with an underscore ("mem_01j…").
-func New(prefix string) string {
+func New(prefix string) string { return NewNow(prefix, time.Now()) }
+
+// NewNow is New for a caller that has just read the clock (a redirect reads
+// it once for the click's time and its ID): the same ordering, with now
+// taken as the current time.
+func NewNow(prefix string, now time.Time) string {
 	var r [10]byte
-	ms := time.Now().UnixMilli()
+	ms := now.UnixMilli()
 	mu.Lock()
 	if ms <= lastMS {
 		// Same millisecond, or the clock stepped back: stay on the last
@@ -63,11 +68,14 @@ func format(prefix string, ms int64, r [10]byte) string {
 	binary.BigEndian.PutUint64(ts[:], uint64(ms))
 	copy(b[:6], ts[2:])
 	copy(b[6:], r[:])
-	s := enc.EncodeToString(b[:])
+	// Encoded on the stack: one allocation, the string itself (click IDs
+	// are made on every redirect).
+	var out [26]byte
+	enc.Encode(out[:], b[:])
 	if prefix == "" {
-		return s
+		return string(out[:])
 	}
-	return prefix + "_" + s
+	return prefix + "_" + string(out[:])
 }
 
 // Token returns a random URL-safe token with n bytes of entropy, for secrets

@@ -55,3 +55,35 @@ func TestTime(t *testing.T) {
 		}
 	}
 }
+
+// TestNewAllocatesOnlyTheID is not parallel: AllocsPerRun counts every
+// allocation in the process. A click ID is made on every redirect.
+func TestNewAllocatesOnlyTheID(t *testing.T) {
+	if n := testing.AllocsPerRun(1000, func() { _ = New("") }); n != 1 {
+		t.Errorf("New allocates %v times, want 1", n)
+	}
+	if n := testing.AllocsPerRun(1000, func() { _ = New("clk") }); n != 1 {
+		t.Errorf("New with a prefix allocates %v times, want 1", n)
+	}
+	if s := New("clk"); len(s) != 30 || !Valid("clk", s) {
+		t.Errorf("New(clk) = %q", s)
+	}
+}
+
+// TestNewNowKeepsOrder: IDs made with a clock read by the caller, even one
+// read before the last ID was made, still sort in the order they were made
+// and carry the caller's time. Not parallel: no other test makes IDs
+// meanwhile.
+func TestNewNowKeepsOrder(t *testing.T) {
+	now := time.Now()
+	a := NewNow("", now)
+	b := NewNow("", now.Add(-time.Second)) // a clock read earlier
+	c := NewNow("", now.Add(5*time.Millisecond))
+	if !(a < b && b < c) {
+		t.Fatalf("IDs out of order: %s %s %s", a, b, c)
+	}
+	want := now.Add(5 * time.Millisecond).Truncate(time.Millisecond)
+	if at, ok := Time(c); !ok || !at.Equal(want) {
+		t.Fatalf("Time(%s) = %v, want %v", c, at, want)
+	}
+}

@@ -44,23 +44,27 @@ func BenchmarkRedirectHandler(b *testing.B) {
 	})
 }
 
-// BenchmarkRecorderInsert measures writing clicks in batches of 500.
+// BenchmarkRecorderInsert measures writing clicks through the recorder, in
+// batches of its default size, from 5,000 visitors. cpu-ns/op is the
+// processor time per click, writer included.
 func BenchmarkRecorderInsert(b *testing.B) {
 	for _, d := range storetest.Dialects() {
 		b.Run(string(d), func(b *testing.B) {
 			db := storetest.New(b, d)
-			rec, err := links.NewRecorder(db, quiet, links.RecorderConfig{Buffer: 1 << 16, BatchSize: 500, FlushEvery: 20 * time.Millisecond})
+			rec, err := links.NewRecorder(db, quiet, links.RecorderConfig{Buffer: 1 << 16, FlushEvery: 20 * time.Millisecond})
 			if err != nil {
 				b.Fatal(err)
 			}
 			now := time.Now()
 			b.ResetTimer()
+			cpu := processCPU()
 			for i := range b.N {
 				rec.Add(click("ws", "l1", fmt.Sprint(i%5000), iphone, now))
 			}
 			if err := rec.Close(context.Background()); err != nil {
 				b.Fatal(err)
 			}
+			b.ReportMetric(float64(processCPU()-cpu)/float64(b.N), "cpu-ns/op")
 		})
 	}
 }

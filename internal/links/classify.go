@@ -53,9 +53,9 @@ type Classified struct {
 	BotReason string
 }
 
-// classified remembers recent answers: most clicks come from a few
-// thousand distinct user agents, and parsing one costs microseconds. The
-// map is simply dropped when it grows past its bound.
+// classified remembers recent answers by user agent: most clicks come from
+// a few thousand distinct user agents, and parsing one costs microseconds.
+// The map is simply dropped when it grows past its bound.
 var classified struct {
 	sync.Mutex
 	m map[string]Classified
@@ -66,20 +66,23 @@ const classifiedMax = 20_000
 // Classify reads the user agent and method of a redirect request. HEAD
 // requests and preview fetchers are bots: kept, but never human clicks.
 func Classify(ua, method string) Classified {
-	key := method + " " + ua
 	classified.Lock()
-	c, ok := classified.m[key]
+	c, ok := classified.m[ua]
 	classified.Unlock()
-	if ok {
-		return c
+	if !ok {
+		c = classify(ua, "GET")
+		classified.Lock()
+		if classified.m == nil || len(classified.m) >= classifiedMax {
+			classified.m = make(map[string]Classified, 1024)
+		}
+		classified.m[ua] = c
+		classified.Unlock()
 	}
-	c = classify(ua, method)
-	classified.Lock()
-	if classified.m == nil || len(classified.m) >= classifiedMax {
-		classified.m = make(map[string]Classified, 1024)
+	if method == "HEAD" && c.BotReason != "no user agent" {
+		// What a GET would be, but a HEAD request is never a person's
+		// click (classify says the same; this spares a second entry).
+		c.Bot, c.BotReason, c.Device = true, "HEAD request", "bot"
 	}
-	classified.m[key] = c
-	classified.Unlock()
 	return c
 }
 

@@ -21,6 +21,9 @@ func TestClassify(t *testing.T) {
 		{"Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)", "GET", "bot", "crawler: Googlebot", true},
 		{"curl/8.5.0", "GET", "bot", "automated client: curl", true},
 		{"", "GET", "bot", "no user agent", true},
+		{"", "HEAD", "bot", "no user agent", true},
+		{"Twitterbot/1.0", "HEAD", "bot", "HEAD request", true},
+		{"Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1", "HEAD", "bot", "HEAD request", true},
 	} {
 		c := Classify(tc.ua, tc.method)
 		if c.Bot != tc.bot || c.Device != tc.device || c.BotReason != tc.reason {

@@ -53,6 +53,13 @@ func FuzzClassify(f *testing.F) {
 		if c.Bot != (c.BotReason != "") {
 			t.Fatalf("bot %v with reason %q", c.Bot, c.BotReason)
 		}
+		// The cache, keyed by user agent alone, answers as classify does
+		// for either method, asked first or second.
+		for _, m := range []string{"HEAD", "GET", "HEAD"} {
+			if got, want := Classify(ua, m), classify(ua, m); got != want {
+				t.Fatalf("Classify(%q, %s) = %+v, classify says %+v", ua, m, got, want)
+			}
+		}
 		if h := referrerHost(ref); strings.ContainsAny(h, "/?#@ ") {
 			t.Fatalf("referrer host %q from %q", h, ref)
 		}

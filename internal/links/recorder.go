@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"log/slog"
 	"maps"
 	"os"
@@ -44,30 +45,44 @@ type RecorderConfig struct {
 }
 
 // DefaultRecorderConfig is used for zero fields.
-var DefaultRecorderConfig = RecorderConfig{Buffer: 100_000, BatchSize: 500, FlushEvery: 200 * time.Millisecond}
+var DefaultRecorderConfig = RecorderConfig{Buffer: 100_000, BatchSize: 2000, FlushEvery: 200 * time.Millisecond}
 
 // Recorder buffers clicks in memory and writes them in batches, so a
 // redirect never waits on the database. It never drops a click: when the
 // buffer is full it spills to a local file (or, with no spill directory,
 // makes the redirect wait), retries while the database is down, replays
 // spilled clicks when it can, and writes everything on Close.
+//
+// The buffer is a list of batches under a mutex rather than a channel of
+// Buffer clicks: memory (and what the garbage collector scans) follows the
+// clicks actually waiting, and the writer takes a whole batch at once.
 type Recorder struct {
 	db  *store.DB
 	log *slog.Logger
 	cfg RecorderConfig
 
-	mu     sync.RWMutex // guards closed against Add racing Close
-	closed bool
-	ch     chan Click
+	mu      sync.Mutex
+	room    sync.Cond // signalled when the writer frees room, or exits
+	cur     []Click   // the batch Add appends to
+	full    [][]Click // batches waiting for the writer, oldest first
+	held    int       // clicks in memory: cur, full and the batch being written
+	free    [][]Click // written batches, kept for reuse
+	closed  bool      // Close was called: the writer drains and exits
+	exited  bool      // the writer is gone: Add can only spill
+	wake    chan struct{}
+	giveUp  chan struct{} // closed when Close's deadline passes
+	done    chan struct{}
+	spillMu sync.Mutex
 
-	spillMu   sync.Mutex
 	spillFile *os.File
 	spillBuf  *bufio.Writer
 	spilled   atomic.Int64 // clicks in spill files, not yet in the database
 
-	giveUp chan struct{} // closed when Close's deadline passes
-	done   chan struct{}
-	stmts  map[stmtKey]*sql.Stmt // prepared inserts; only the writer goroutine uses them
+	// Only the writer goroutine uses these.
+	stmts map[stmtKey]*sql.Stmt // prepared inserts
+	rows  []row
+	vals  []any
+	seen  seenSet
 
 	// Written counts clicks stored; Spills counts clicks that went to disk.
 	Written, Spills atomic.Int64
@@ -87,7 +102,9 @@ func NewRecorder(db *store.DB, log *slog.Logger, cfg RecorderConfig) (*Recorder,
 	if cfg.FlushEvery <= 0 {
 		cfg.FlushEvery = DefaultRecorderConfig.FlushEvery
 	}
-	r := &Recorder{db: db, log: log, cfg: cfg, ch: make(chan Click, cfg.Buffer), giveUp: make(chan struct{}), done: make(chan struct{}), stmts: map[stmtKey]*sql.Stmt{}}
+	r := &Recorder{db: db, log: log, cfg: cfg, wake: make(chan struct{}, 1), giveUp: make(chan struct{}), done: make(chan struct{}), stmts: map[stmtKey]*sql.Stmt{}}
+	r.room.L = &r.mu
+	r.seen.init()
 	if cfg.SpillDir != "" {
 		if err := os.MkdirAll(cfg.SpillDir, 0o700); err != nil {
 			return nil, fmt.Errorf("links: click spill directory: %w", err)
@@ -112,47 +129,152 @@ func NewRecorder(db *store.DB, log *slog.Logger, cfg RecorderConfig) (*Recorder,
 }
 
 // Depth is the number of clicks not yet in the database.
-func (r *Recorder) Depth() int64 { return int64(len(r.ch)) + r.spilled.Load() }
+func (r *Recorder) Depth() int64 {
+	r.mu.Lock()
+	n := r.held
+	r.mu.Unlock()
+	return int64(n) + r.spilled.Load()
+}
 
 // Add records a click. It returns at once unless the buffer is full and
 // there is no spill directory.
 func (r *Recorder) Add(c Click) {
-	r.mu.RLock()
-	if !r.closed {
-		select {
-		case r.ch <- c:
-			r.mu.RUnlock()
-			return
-		default:
-		}
-		if r.cfg.SpillDir == "" {
-			r.ch <- c // backpressure: wait for the writer
-			r.mu.RUnlock()
+	r.mu.Lock()
+	for {
+		if r.exited {
+			r.mu.Unlock()
+			r.spillClosed(c)
 			return
 		}
+		if r.held < r.cfg.Buffer {
+			r.appendLocked(c)
+			r.mu.Unlock()
+			return
+		}
+		r.signal() // the buffer is full: the writer takes what it has
+		if r.cfg.SpillDir != "" {
+			break
+		}
+		r.room.Wait() // backpressure: wait for the writer
 	}
-	r.mu.RUnlock()
+	r.mu.Unlock()
 	if err := r.spill([]Click{c}); err != nil {
 		// The disk failed too: wait for room rather than lose the click.
 		r.log.Error("cannot spill a click; waiting for the buffer", "err", err)
-		r.mu.RLock()
-		defer r.mu.RUnlock()
-		if !r.closed {
-			r.ch <- c
+		r.mu.Lock()
+		for !r.exited && r.held >= r.cfg.Buffer {
+			r.room.Wait()
+		}
+		if r.exited {
+			r.mu.Unlock()
+			r.log.Error("click lost: added after the recorder closed, and the disk failed", "click", c.ID)
+			return
+		}
+		r.appendLocked(c)
+		r.mu.Unlock()
+	}
+}
+
+// spillClosed writes a click added after Close straight to the spill
+// file, flushed and closed again: no Close will follow to do it.
+func (r *Recorder) spillClosed(c Click) {
+	err := r.spill([]Click{c})
+	if err == nil {
+		r.spillMu.Lock()
+		err = r.closeSpillLocked()
+		r.spillMu.Unlock()
+	}
+	if err != nil {
+		r.log.Error("click lost: added after the recorder closed, and the disk failed", "click", c.ID, "err", err)
+	}
+}
+
+func (r *Recorder) appendLocked(c Click) {
+	if r.cur == nil {
+		if n := len(r.free); n > 0 {
+			r.cur, r.free = r.free[n-1], r.free[:n-1]
+		} else {
+			r.cur = make([]Click, 0, r.cfg.BatchSize)
 		}
 	}
+	r.cur = append(r.cur, c)
+	r.held++
+	if len(r.cur) >= r.cfg.BatchSize {
+		r.full = append(r.full, r.cur)
+		r.cur = nil
+		r.signal()
+	}
+}
+
+// signal wakes the writer without waiting.
+func (r *Recorder) signal() {
+	select {
+	case r.wake <- struct{}{}:
+	default:
+	}
+}
+
+// take hands the writer the oldest full batch, or, when partial is true
+// (the flush interval passed), the recorder is closing or the buffer is
+// full, the batch being filled. It returns nil when there is nothing to
+// write.
+func (r *Recorder) take(partial bool) []Click {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.full) > 0 {
+		b := r.full[0]
+		r.full[0] = nil
+		r.full = r.full[1:]
+		if len(r.full) == 0 {
+			r.full = nil // let the emptied array go
+		}
+		return b
+	}
+	if (partial || r.closed || r.held >= r.cfg.Buffer) && len(r.cur) > 0 {
+		b := r.cur
+		r.cur = nil
+		return b
+	}
+	return nil
+}
+
+// release gives back a batch the writer has stored (or spilled): its room
+// in the buffer, and its array for reuse.
+func (r *Recorder) release(b []Click) {
+	clear(b)
+	r.mu.Lock()
+	r.held -= len(b)
+	if cap(b) == r.cfg.BatchSize && len(r.free) < 4 {
+		r.free = append(r.free, b[:0])
+	}
+	r.room.Broadcast()
+	r.mu.Unlock()
+}
+
+// drain takes every click still in memory, for a spill when the database
+// cannot be reached before Close's deadline.
+func (r *Recorder) drain() []Click {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []Click
+	for _, b := range r.full {
+		out = append(out, b...)
+	}
+	out = append(out, r.cur...)
+	r.full, r.cur = nil, nil
+	r.held -= len(out)
+	r.room.Broadcast()
+	return out
 }
 
 // Close stops taking clicks and writes all buffered ones. If ctx ends
 // first (the database is down), what remains is spilled to disk for the
-// next start.
+// next start. A click added after Close goes to the spill file.
 func (r *Recorder) Close(ctx context.Context) error {
 	r.mu.Lock()
-	if !r.closed {
-		r.closed = true
-		close(r.ch)
-	}
+	r.closed = true
 	r.mu.Unlock()
+	r.signal()
 	select {
 	case <-r.done:
 	case <-ctx.Done():
@@ -171,30 +293,35 @@ func (r *Recorder) run() {
 			st.Close()
 		}
 	}()
-	batch := make([]Click, 0, r.cfg.BatchSize)
 	tick := time.NewTicker(r.cfg.FlushEvery)
 	defer tick.Stop()
 	for {
+		partial := false
 		select {
-		case c, ok := <-r.ch:
-			if !ok {
-				r.flush(batch)
-				r.replay(true)
-				return
-			}
-			batch = append(batch, c)
-			if len(batch) >= r.cfg.BatchSize {
-				r.flush(batch)
-				batch = batch[:0]
-			}
+		case <-r.wake:
 		case <-tick.C:
-			if len(batch) > 0 {
-				r.flush(batch)
-				batch = batch[:0]
+			partial = true
+		}
+		for {
+			b := r.take(partial)
+			if b == nil {
+				break
 			}
-			if r.spilled.Load() > 0 && len(r.ch) < cap(r.ch)/2 {
-				r.replay(false)
-			}
+			r.flush(b)
+			r.release(b)
+		}
+		r.mu.Lock()
+		if r.closed && r.held == 0 {
+			r.exited = true
+			r.room.Broadcast()
+			r.mu.Unlock()
+			r.replay(true)
+			return
+		}
+		low := r.held < r.cfg.Buffer/2
+		r.mu.Unlock()
+		if partial && low && r.spilled.Load() > 0 {
+			r.replay(false)
 		}
 	}
 }
@@ -217,10 +344,7 @@ func (r *Recorder) flush(batch []Click) {
 		r.log.Warn("cannot write clicks; retrying", "clicks", len(batch), "err", err, "retry_in", wait)
 		select {
 		case <-r.giveUp:
-			rest := append([]Click(nil), batch...)
-			for c := range r.ch {
-				rest = append(rest, c)
-			}
+			rest := append(append([]Click(nil), batch...), r.drain()...)
 			if err := r.spill(rest); err != nil {
 				r.log.Error("clicks lost: database and disk both failed", "clicks", len(rest), "err", err)
 			}
@@ -361,7 +485,18 @@ type row struct {
 	Classified
 	day    int64
 	hour   int64
+	prof   int // its profile in the batch
 	unique bool
+	stored bool
+}
+
+// profile is what clicks of one batch share but for their ID, time,
+// visitor and unique flag: a viral link's clicks come in a handful of
+// profiles (the same link, device, browser, referrer), so its values are
+// sent to the database once per profile rather than once per click.
+type profile struct {
+	ws, link, ref, device, os, browser, country, reason string
+	bot                                                 bool
 }
 
 // chunkSizes split a batch into multi-row statements of a few fixed sizes,
@@ -369,51 +504,64 @@ type row struct {
 // rows costs as much as running it.
 var chunkSizes = []int{256, 64, 16, 4, 1}
 
+// sharedMin is the smallest run of clicks with one profile that is
+// written with the profile bound once; smaller runs go in plain rows.
+const sharedMin = 4
+
+// chunk returns the largest chunk size at most n.
+func chunk(n int) int {
+	for _, c := range chunkSizes {
+		if c <= n {
+			return c
+		}
+	}
+	return 1
+}
+
 // bulk runs a multi-row INSERT for n rows of cols values each, in chunks
 // of prepared statements. head is the statement up to VALUES, tail what
-// follows the rows; args(i) gives row i's values. When scan is not nil the
-// statement has a RETURNING clause and scan reads each returned row.
-func (r *Recorder) bulk(ctx context.Context, tx *sql.Tx, head, tail string, cols, n int, args func(i int) []any, scan func(*sql.Rows) error) error {
+// follows the rows; args(i, vals) appends row i's values. When scan is not
+// nil the statement has a RETURNING clause and scan reads each returned row.
+func (r *Recorder) bulk(ctx context.Context, tx *sql.Tx, head, tail string, cols, n int, args func(i int, vals []any) []any, scan func(*sql.Rows) error) error {
 	for start := 0; start < n; {
-		size := chunkSizes[len(chunkSizes)-1]
-		for _, c := range chunkSizes {
-			if c <= n-start {
-				size = c
-				break
-			}
-		}
-		st := r.stmts[stmtKey{head, tail, size}]
-		if st == nil {
-			return fmt.Errorf("links: statement for %d rows not prepared", size)
-		}
-		vals := make([]any, 0, size*cols)
+		size := chunk(n - start)
+		vals := r.vals[:0]
 		for i := start; i < start+size; i++ {
-			vals = append(vals, args(i)...)
+			vals = args(i, vals)
 		}
-		ts := tx.StmtContext(ctx, st)
-		if scan == nil {
-			if _, err := ts.ExecContext(ctx, vals...); err != nil {
-				return err
-			}
-		} else {
-			res, err := ts.QueryContext(ctx, vals...)
-			if err != nil {
-				return err
-			}
-			for res.Next() {
-				if err := scan(res); err != nil {
-					res.Close()
-					return err
-				}
-			}
-			res.Close()
-			if err := res.Err(); err != nil {
-				return err
-			}
+		if err := r.exec(ctx, tx, stmtKey{head, tail, size}, vals, scan); err != nil {
+			return err
 		}
 		start += size
 	}
 	return nil
+}
+
+// exec runs a prepared statement in tx with vals, reading what it returns
+// with scan when scan is not nil.
+func (r *Recorder) exec(ctx context.Context, tx *sql.Tx, key stmtKey, vals []any, scan func(*sql.Rows) error) error {
+	r.vals = vals[:0]
+	defer clear(vals) // let the batch's strings go
+	st := r.stmts[key]
+	if st == nil {
+		return fmt.Errorf("links: statement for %d rows not prepared", key.size)
+	}
+	ts := tx.StmtContext(ctx, st)
+	if scan == nil {
+		_, err := ts.ExecContext(ctx, vals...)
+		return err
+	}
+	res, err := ts.QueryContext(ctx, vals...)
+	if err != nil {
+		return err
+	}
+	defer res.Close()
+	for res.Next() {
+		if err := scan(res); err != nil {
+			return err
+		}
+	}
+	return res.Err()
 }
 
 type stmtKey struct {
@@ -429,6 +577,8 @@ var bulkStatements = []struct {
 	{uniquesHead, uniquesTail, 3},
 	{clicksHead, "", 13},
 	{clicksHead, clicksReplayTail, 13},
+	{countsHead, countsTail, 6},
+	{dimsHead, dimsTail, 7},
 }
 
 const (
@@ -436,38 +586,81 @@ const (
 	uniquesTail      = `ON CONFLICT (link_id, day, visitor) DO NOTHING RETURNING link_id, day, visitor`
 	clicksHead       = `INSERT INTO clicks (id, workspace_id, link_id, at, visitor, referrer_host, device, os, browser, country, bot, bot_reason, is_unique)`
 	clicksReplayTail = `ON CONFLICT (id) DO NOTHING RETURNING id`
+	countsHead       = `INSERT INTO click_counts (link_id, hour, workspace_id, total, human, uniques)`
+	countsTail       = `ON CONFLICT (link_id, hour) DO UPDATE SET total = click_counts.total + excluded.total,
+		human = click_counts.human + excluded.human, uniques = click_counts.uniques + excluded.uniques`
+	dimsHead = `INSERT INTO click_dims (link_id, day, dim, value, workspace_id, clicks, human)`
+	dimsTail = `ON CONFLICT (link_id, day, dim, value) DO UPDATE SET clicks = click_dims.clicks + excluded.clicks, human = click_dims.human + excluded.human`
+
+	// SQLite: a run of clicks with one profile, its nine values bound
+	// once (anonymous parameters are numbered in the order they appear,
+	// so the profile's come first), four per click.
+	clicksSharedHead = clicksHead + ` SELECT column1, ?, ?, column2, column3, ?, ?, ?, ?, ?, ?, ?, column4 FROM (VALUES `
+	sharedKey        = "shared"
+
+	// PostgreSQL: a whole batch in one statement, the clicks and the
+	// profiles as arrays.
+	clicksUnnest = clicksHead + ` SELECT c.id, p.ws, p.link, c.at, c.visitor, p.ref, p.device, p.os, p.browser, p.country, p.bot, p.reason, c.uniq
+		FROM unnest($1::text[], $2::bigint[], $3::text[], $4::boolean[], $5::bigint[]) AS c(id, at, visitor, uniq, k)
+		JOIN unnest($6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::boolean[], $14::text[])
+			WITH ORDINALITY AS p(ws, link, ref, device, os, browser, country, bot, reason, k) ON p.k = c.k`
+	unnestKey = "unnest"
 )
 
-// prepare readies every bulk statement, once, before the first batch: not
+// prepare readies every statement, once, before the first batch: not
 // inside a transaction, which holds SQLite's only write connection.
 func (r *Recorder) prepare(ctx context.Context) error {
 	if len(r.stmts) > 0 {
 		return nil
+	}
+	add := func(key stmtKey, q string) error {
+		st, err := r.db.W.PrepareContext(ctx, q)
+		if err != nil {
+			return fmt.Errorf("links: prepare click insert: %w", err)
+		}
+		r.stmts[key] = st
+		return nil
+	}
+	rowsOf := func(sb *strings.Builder, size, cols, first int) {
+		for i := range size {
+			if i > 0 {
+				sb.WriteString(", ")
+			}
+			sb.WriteByte('(')
+			for j := range cols {
+				if j > 0 {
+					sb.WriteString(", ")
+				}
+				sb.WriteString(r.db.Param(first + i*cols + j))
+			}
+			sb.WriteByte(')')
+		}
 	}
 	for _, b := range bulkStatements {
 		for _, size := range chunkSizes {
 			var sb strings.Builder
 			sb.WriteString(b.head)
 			sb.WriteString(" VALUES ")
-			for i := range size {
-				if i > 0 {
-					sb.WriteString(", ")
-				}
-				sb.WriteByte('(')
-				for j := range b.cols {
-					if j > 0 {
-						sb.WriteString(", ")
-					}
-					sb.WriteString(r.db.Param(i*b.cols + j + 1))
-				}
-				sb.WriteByte(')')
-			}
+			rowsOf(&sb, size, b.cols, 1)
 			sb.WriteString(" " + b.tail)
-			st, err := r.db.W.PrepareContext(ctx, sb.String())
-			if err != nil {
-				return fmt.Errorf("links: prepare click insert: %w", err)
+			if err := add(stmtKey{b.head, b.tail, size}, sb.String()); err != nil {
+				return err
 			}
-			r.stmts[stmtKey{b.head, b.tail, size}] = st
+		}
+	}
+	if r.db.Dialect == store.Postgres {
+		return add(stmtKey{unnestKey, "", 0}, clicksUnnest)
+	}
+	for _, size := range chunkSizes {
+		if size < sharedMin {
+			continue
+		}
+		var sb strings.Builder
+		sb.WriteString(clicksSharedHead)
+		rowsOf(&sb, size, 4, 10)
+		sb.WriteByte(')')
+		if err := add(stmtKey{sharedKey, "", size}, sb.String()); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -478,149 +671,323 @@ func (r *Recorder) prepare(ctx context.Context) error {
 // run that died mid-replay) skips the clicks it finds by ID; a fresh batch
 // cannot hold a stored click, so it takes the cheaper plain insert.
 func (r *Recorder) insert(ctx context.Context, batch []Click, replay bool) (int, error) {
-	rows := make([]row, len(batch))
+	rows := r.rows[:0]
+	var profs []profile
+	profIndex := map[profile]int{}
+	// Neighbouring clicks usually share a user agent and a profile:
+	// comparing with the last is cheaper than hashing.
+	var lastUA, lastMethod string
+	var lastCl Classified
+	lastProf := -1
 	for i, c := range batch {
-		rows[i] = row{Click: c, Classified: Classify(c.UA, c.Method), day: day(c.At), hour: c.At.UTC().Unix() / 3600 * 3600 * 1e6}
+		if i == 0 || c.UA != lastUA || c.Method != lastMethod {
+			lastUA, lastMethod, lastCl = c.UA, c.Method, Classify(c.UA, c.Method)
+		}
+		unix := c.At.Unix()
+		rw := row{Click: c, Classified: lastCl, day: unix / 86400, hour: unix / 3600 * 3600 * 1e6}
+		p := profile{ws: c.WorkspaceID, link: c.LinkID, ref: c.Referrer, device: rw.Device, os: trunc(rw.OS, 64), browser: trunc(rw.Browser, 64),
+			country: c.Country, bot: rw.Bot, reason: rw.BotReason}
+		if lastProf < 0 || profs[lastProf] != p {
+			k, ok := profIndex[p]
+			if !ok {
+				k = len(profs)
+				profs = append(profs, p)
+				profIndex[p] = k
+			}
+			lastProf = k
+		}
+		rw.prof = lastProf
+		rows = append(rows, rw)
 	}
+	r.rows = rows
+	defer clear(rows[:cap(rows)])
 	if err := r.prepare(ctx); err != nil {
 		return 0, err
 	}
-	inserted := 0
-	err := r.db.Tx(ctx, func(tx *sql.Tx) error {
-		// A human visitor's first click on a link each day is unique. The
-		// primary key of click_uniques decides, across every node.
-		type ukey struct {
-			link    string
-			day     int64
-			visitor string
+
+	// A human visitor's first click on a link each day is unique. The
+	// primary key of click_uniques decides, across every node; a key this
+	// writer has already seen there was claimed by an earlier click, so
+	// it is not asked again.
+	first := map[seenKey]int{}
+	var keys []seenKey
+	for i, rw := range rows {
+		if rw.Bot {
+			continue
 		}
-		first := map[ukey]int{}
-		var keys []ukey
-		for i, rw := range rows {
-			if rw.Bot {
-				continue
-			}
-			k := ukey{rw.LinkID, rw.day, rw.Visitor}
-			if _, ok := first[k]; !ok {
-				first[k] = i
+		k := seenKey{rw.LinkID, rw.day, rw.Visitor}
+		if _, ok := first[k]; !ok {
+			first[k] = i
+			if !r.seen.has(k) {
 				keys = append(keys, k)
 			}
 		}
-		err := r.bulk(ctx, tx, uniquesHead, uniquesTail, 3, len(keys), func(i int) []any { return []any{keys[i].link, keys[i].day, keys[i].visitor} },
-			func(res *sql.Rows) error {
-				var k ukey
-				if err := res.Scan(&k.link, &k.day, &k.visitor); err != nil {
-					return err
-				}
-				rows[first[k]].unique = true
-				return nil
-			})
+	}
+	inserted := 0
+	err := r.db.Tx(ctx, func(tx *sql.Tx) error {
+		for i := range rows {
+			rows[i].unique, rows[i].stored = false, !replay
+		}
+		err := r.bulk(ctx, tx, uniquesHead, uniquesTail, 3, len(keys), func(i int, vals []any) []any {
+			return append(vals, keys[i].link, keys[i].day, keys[i].visitor)
+		}, func(res *sql.Rows) error {
+			var k seenKey
+			if err := res.Scan(&k.link, &k.day, &k.visitor); err != nil {
+				return err
+			}
+			rows[first[k]].unique = true
+			return nil
+		})
 		if err != nil {
 			return fmt.Errorf("links: insert uniques: %w", err)
 		}
 
-		stored := make(map[string]bool, len(rows))
-		clickArgs := func(i int) []any {
-			rw := rows[i]
-			return []any{rw.ID, rw.WorkspaceID, rw.LinkID, rw.At.UnixMicro(), rw.Visitor, rw.Referrer, rw.Device,
-				trunc(rw.OS, 64), trunc(rw.Browser, 64), rw.Country, rw.Bot, rw.BotReason, rw.unique}
-		}
-		if replay {
-			err = r.bulk(ctx, tx, clicksHead, clicksReplayTail, 13, len(rows), clickArgs, func(res *sql.Rows) error {
+		switch {
+		case replay:
+			byID := make(map[string]int, len(rows))
+			for i, rw := range rows {
+				byID[rw.ID] = i
+			}
+			err = r.bulk(ctx, tx, clicksHead, clicksReplayTail, 13, len(rows), r.clickArgs, func(res *sql.Rows) error {
 				var id string
 				err := res.Scan(&id)
-				stored[id] = true
+				if i, ok := byID[id]; ok {
+					rows[i].stored = true
+				}
 				return err
 			})
-		} else {
-			err = r.bulk(ctx, tx, clicksHead, "", 13, len(rows), clickArgs, nil)
-			for _, rw := range rows {
-				stored[rw.ID] = true
-			}
+		case r.db.Dialect == store.Postgres:
+			err = r.insertUnnest(ctx, tx, profs)
+		default:
+			err = r.insertShared(ctx, tx, profs)
 		}
 		if err != nil {
 			return fmt.Errorf("links: insert clicks: %w", err)
 		}
-		inserted = len(stored)
-
-		// Rollups: one upsert per link and hour (and per link, day and
-		// breakdown value) in this batch, in a fixed order so two nodes never
-		// deadlock on each other's rows.
-		type ckey struct {
-			link string
-			hour int64
-		}
-		type count struct {
-			ws                    string
-			total, human, uniques int64
-		}
-		type dkey struct {
-			link     string
-			day      int64
-			dim, val string
-		}
-		type dcount struct {
-			ws            string
-			clicks, human int64
-		}
-		counts := map[ckey]*count{}
-		dims := map[dkey]*dcount{}
+		inserted = 0
 		for _, rw := range rows {
-			if !stored[rw.ID] {
+			if rw.stored {
+				inserted++
+			}
+		}
+		return r.rollups(ctx, tx, profs)
+	})
+	if err == nil {
+		for _, k := range keys {
+			r.seen.add(k)
+		}
+	}
+	return inserted, err
+}
+
+// clickArgs appends the values of row i for a plain click insert.
+func (r *Recorder) clickArgs(i int, vals []any) []any {
+	rw := &r.rows[i]
+	return append(vals, rw.ID, rw.WorkspaceID, rw.LinkID, rw.At.UnixMicro(), rw.Visitor, rw.Referrer, rw.Device,
+		trunc(rw.OS, 64), trunc(rw.Browser, 64), rw.Country, rw.Bot, rw.BotReason, rw.unique)
+}
+
+// insertShared writes a fresh batch on SQLite: each run of at least
+// sharedMin clicks with one profile binds the profile once; what is left
+// goes in plain rows.
+func (r *Recorder) insertShared(ctx context.Context, tx *sql.Tx, profs []profile) error {
+	byProf := make([][]int, len(profs))
+	for i, rw := range r.rows {
+		byProf[rw.prof] = append(byProf[rw.prof], i)
+	}
+	var plain []int
+	for k, idx := range byProf {
+		p := profs[k]
+		for len(idx) >= sharedMin {
+			size := chunk(len(idx))
+			vals := append(r.vals[:0], p.ws, p.link, p.ref, p.device, p.os, p.browser, p.country, p.bot, p.reason)
+			for _, i := range idx[:size] {
+				rw := &r.rows[i]
+				vals = append(vals, rw.ID, rw.At.UnixMicro(), rw.Visitor, rw.unique)
+			}
+			if err := r.exec(ctx, tx, stmtKey{sharedKey, "", size}, vals, nil); err != nil {
+				return err
+			}
+			idx = idx[size:]
+		}
+		plain = append(plain, idx...)
+	}
+	return r.bulk(ctx, tx, clicksHead, "", 13, len(plain), func(i int, vals []any) []any { return r.clickArgs(plain[i], vals) }, nil)
+}
+
+// insertUnnest writes a fresh batch on PostgreSQL in one statement.
+func (r *Recorder) insertUnnest(ctx context.Context, tx *sql.Tx, profs []profile) error {
+	n := len(r.rows)
+	ids, visitors := make([]string, n), make([]string, n)
+	ats, ks := make([]int64, n), make([]int64, n)
+	uniq := make([]bool, n)
+	for i, rw := range r.rows {
+		ids[i], ats[i], visitors[i], uniq[i], ks[i] = rw.ID, rw.At.UnixMicro(), rw.Visitor, rw.unique, int64(rw.prof+1)
+	}
+	m := len(profs)
+	ws, link, ref, device, oses, browser, country, reason := make([]string, m), make([]string, m), make([]string, m), make([]string, m),
+		make([]string, m), make([]string, m), make([]string, m), make([]string, m)
+	bot := make([]bool, m)
+	for i, p := range profs {
+		ws[i], link[i], ref[i], device[i], oses[i], browser[i], country[i], bot[i], reason[i] = p.ws, p.link, p.ref, p.device, p.os, p.browser, p.country, p.bot, p.reason
+	}
+	return r.exec(ctx, tx, stmtKey{unnestKey, "", 0}, append(r.vals[:0], ids, ats, visitors, uniq, ks, ws, link, ref, device, oses, browser, country, bot, reason), nil)
+}
+
+// rollups adds the batch's stored clicks to the counters: one upsert row
+// per link and hour (and per link, day and breakdown value), in a fixed
+// order so two nodes never deadlock on each other's rows. Clicks are
+// first tallied per profile and hour, which is all the counters need.
+func (r *Recorder) rollups(ctx context.Context, tx *sql.Tx, profs []profile) error {
+	type tally struct {
+		prof          int
+		hour          int64
+		total, unique int64
+	}
+	var tallies []tally
+	at := map[[2]int64]int{}
+	last := -1
+	for _, rw := range r.rows {
+		if !rw.stored {
+			continue
+		}
+		if last < 0 || tallies[last].prof != rw.prof || tallies[last].hour != rw.hour {
+			k := [2]int64{int64(rw.prof), rw.hour}
+			i, ok := at[k]
+			if !ok {
+				i = len(tallies)
+				tallies = append(tallies, tally{prof: rw.prof, hour: rw.hour})
+				at[k] = i
+			}
+			last = i
+		}
+		tallies[last].total++
+		if rw.unique {
+			tallies[last].unique++
+		}
+	}
+
+	type ckey struct {
+		link string
+		hour int64
+	}
+	type count struct {
+		ws                    string
+		total, human, uniques int64
+	}
+	type dkey struct {
+		link     string
+		day      int64
+		dim, val string
+	}
+	type dcount struct {
+		ws            string
+		clicks, human int64
+	}
+	counts := map[ckey]*count{}
+	dims := map[dkey]*dcount{}
+	for _, t := range tallies {
+		p := profs[t.prof]
+		human := t.total
+		if p.bot {
+			human = 0
+		}
+		c := counts[ckey{p.link, t.hour}]
+		if c == nil {
+			c = &count{ws: p.ws}
+			counts[ckey{p.link, t.hour}] = c
+		}
+		c.total += t.total
+		c.human += human
+		c.uniques += t.unique
+		day := t.hour / 1e6 / 86400
+		for _, dv := range [4][2]string{{"referrer", p.ref}, {"device", p.device}, {"country", p.country}, {"bot", p.reason}} {
+			if dv[0] == "bot" && !p.bot {
 				continue
 			}
-			c := counts[ckey{rw.LinkID, rw.hour}]
-			if c == nil {
-				c = &count{ws: rw.WorkspaceID}
-				counts[ckey{rw.LinkID, rw.hour}] = c
-			}
-			c.total++
-			if !rw.Bot {
-				c.human++
-			}
-			if rw.unique {
-				c.uniques++
-			}
-			for _, dv := range [4][2]string{{"referrer", rw.Referrer}, {"device", rw.Device}, {"country", rw.Country}, {"bot", rw.BotReason}} {
-				if dv[0] == "bot" && !rw.Bot {
-					continue
-				}
-				k := dkey{rw.LinkID, rw.day, dv[0], dv[1]}
-				d := dims[k]
-				if d == nil {
-					d = &dcount{ws: rw.WorkspaceID}
-					dims[k] = d
-				}
-				d.clicks++
-				if !rw.Bot {
-					d.human++
-				}
-			}
-		}
-		for _, k := range slices.SortedFunc(maps.Keys(counts), func(a, b ckey) int {
-			return cmp.Or(strings.Compare(a.link, b.link), cmp.Compare(a.hour, b.hour))
-		}) {
-			c := counts[k]
-			if _, err := tx.ExecContext(ctx, `INSERT INTO click_counts (link_id, hour, workspace_id, total, human, uniques) VALUES ($1, $2, $3, $4, $5, $6)
-				ON CONFLICT (link_id, hour) DO UPDATE SET total = click_counts.total + excluded.total,
-				human = click_counts.human + excluded.human, uniques = click_counts.uniques + excluded.uniques`,
-				k.link, k.hour, c.ws, c.total, c.human, c.uniques); err != nil {
-				return fmt.Errorf("links: count clicks: %w", err)
-			}
-		}
-		for _, k := range slices.SortedFunc(maps.Keys(dims), func(a, b dkey) int {
-			return cmp.Or(strings.Compare(a.link, b.link), cmp.Compare(a.day, b.day), strings.Compare(a.dim, b.dim), strings.Compare(a.val, b.val))
-		}) {
+			k := dkey{p.link, day, dv[0], dv[1]}
 			d := dims[k]
-			if _, err := tx.ExecContext(ctx, `INSERT INTO click_dims (link_id, day, dim, value, workspace_id, clicks, human) VALUES ($1, $2, $3, $4, $5, $6, $7)
-				ON CONFLICT (link_id, day, dim, value) DO UPDATE SET clicks = click_dims.clicks + excluded.clicks, human = click_dims.human + excluded.human`,
-				k.link, k.day, k.dim, k.val, d.ws, d.clicks, d.human); err != nil {
-				return fmt.Errorf("links: count clicks by %s: %w", k.dim, err)
+			if d == nil {
+				d = &dcount{ws: p.ws}
+				dims[k] = d
 			}
+			d.clicks += t.total
+			d.human += human
 		}
-		return nil
+	}
+	ck := slices.SortedFunc(maps.Keys(counts), func(a, b ckey) int {
+		return cmp.Or(strings.Compare(a.link, b.link), cmp.Compare(a.hour, b.hour))
 	})
-	return inserted, err
+	err := r.bulk(ctx, tx, countsHead, countsTail, 6, len(ck), func(i int, vals []any) []any {
+		c := counts[ck[i]]
+		return append(vals, ck[i].link, ck[i].hour, c.ws, c.total, c.human, c.uniques)
+	}, nil)
+	if err != nil {
+		return fmt.Errorf("links: count clicks: %w", err)
+	}
+	dk := slices.SortedFunc(maps.Keys(dims), func(a, b dkey) int {
+		return cmp.Or(strings.Compare(a.link, b.link), cmp.Compare(a.day, b.day), strings.Compare(a.dim, b.dim), strings.Compare(a.val, b.val))
+	})
+	err = r.bulk(ctx, tx, dimsHead, dimsTail, 7, len(dk), func(i int, vals []any) []any {
+		d := dims[dk[i]]
+		return append(vals, dk[i].link, dk[i].day, dk[i].dim, dk[i].val, d.ws, d.clicks, d.human)
+	}, nil)
+	if err != nil {
+		return fmt.Errorf("links: count clicks by dimension: %w", err)
+	}
+	return nil
+}
+
+// seenKey is a visitor's day on a link, as click_uniques keys it.
+type seenKey struct {
+	link    string
+	day     int64
+	visitor string
+}
+
+// seenSet remembers, in a bounded set, the keys this writer has found in
+// click_uniques or put there, so a returning visitor's clicks do not ask
+// the database again. It holds 128-bit hashes rather than the strings, so
+// it costs the garbage collector nothing to scan; when full it starts
+// over, and a key it forgot is simply asked of the database again. Only
+// the writer goroutine uses it.
+type seenSet struct {
+	seed1, seed2 maphash.Seed
+	m            map[[2]uint64]struct{}
+}
+
+// seenMax bounds the set: about 2 MB.
+const seenMax = 50_000
+
+func (s *seenSet) init() {
+	s.seed1, s.seed2 = maphash.MakeSeed(), maphash.MakeSeed()
+	s.m = make(map[[2]uint64]struct{})
+}
+
+func (s *seenSet) hash(k seenKey) [2]uint64 {
+	var h [2]uint64
+	for i, seed := range []maphash.Seed{s.seed1, s.seed2} {
+		var m maphash.Hash
+		m.SetSeed(seed)
+		m.WriteString(k.link)
+		m.WriteByte(0)
+		m.WriteString(k.visitor)
+		maphash.WriteComparable(&m, k.day)
+		h[i] = m.Sum64()
+	}
+	return h
+}
+
+func (s *seenSet) has(k seenKey) bool {
+	_, ok := s.m[s.hash(k)]
+	return ok
+}
+
+func (s *seenSet) add(k seenKey) {
+	if len(s.m) >= seenMax {
+		clear(s.m)
+	}
+	s.m[s.hash(k)] = struct{}{}
 }
 
 func trunc(s string, n int) string {

@@ -81,6 +81,7 @@ func TestRecorderCountsAndUniques(t *testing.T) {
 		if rec.Written.Load() != 202 {
 			t.Fatalf("Written = %d", rec.Written.Load())
 		}
+		checkRollups(t, db)
 	})
 }
 
@@ -264,4 +265,257 @@ func TestQR(t *testing.T) {
 	if err != nil || len(svg) < 200 || svg[:4] != "<svg" {
 		t.Fatalf("svg: %v %q", err, svg)
 	}
+}
+
+// TestRecorderStoresEveryField writes one batch mixing long and short runs
+// of clicks that share a link, referrer, country and user agent with
+// clicks that share nothing (so every way the writer groups them is used),
+// and checks each stored column of each click.
+func TestRecorderStoresEveryField(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		rec, err := links.NewRecorder(db, quiet, links.RecorderConfig{BatchSize: 1000, FlushEvery: time.Hour})
+		if err != nil {
+			t.Fatal(err)
+		}
+		desktop := "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36"
+		at := time.Date(2026, 3, 1, 10, 30, 0, 0, time.UTC)
+		var added []links.Click
+		add := func(n int, ws, link, ua, method, ref, country string) {
+			for range n {
+				c := click(ws, link, fmt.Sprintf("v%d", len(added)%7), ua, at.Add(time.Duration(len(added))*time.Millisecond))
+				c.Method, c.Referrer, c.Country = method, ref, country
+				added = append(added, c)
+			}
+		}
+		add(300, "ws1", "l1", iphone, "GET", "mastodon.social", "FR") // 256 + 16 + 16 + 4 + 4 + 4
+		add(7, "ws1", "l1", desktop, "GET", "", "")                   // 4, and 3 alone
+		add(2, "ws1", "l2", iphone, "GET", "bsky.app", "DE")
+		add(5, "ws2", "l3", "Twitterbot/1.0", "GET", "", "")
+		add(1, "ws2", "l3", iphone, "HEAD", "", "")
+		for i := range 9 {
+			add(1, "ws2", fmt.Sprintf("l%d", 10+i), iphone, "GET", fmt.Sprintf("r%d.example", i), "")
+		}
+		for _, c := range added {
+			rec.Add(c)
+		}
+		if err := rec.Close(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		rows, err := db.R.Query(`SELECT id, workspace_id, link_id, at, visitor, referrer_host, device, os, browser, country, bot, bot_reason, is_unique FROM clicks`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		type stored struct {
+			ws, link, visitor, ref, device, os, browser, country, reason string
+			at                                                           int64
+			bot, unique                                                  bool
+		}
+		got := map[string]stored{}
+		for rows.Next() {
+			var id string
+			var s stored
+			if err := rows.Scan(&id, &s.ws, &s.link, &s.at, &s.visitor, &s.ref, &s.device, &s.os, &s.browser, &s.country, &s.bot, &s.reason, &s.unique); err != nil {
+				t.Fatal(err)
+			}
+			got[id] = s
+		}
+		if err := rows.Err(); err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != len(added) {
+			t.Fatalf("%d clicks stored of %d", len(got), len(added))
+		}
+		type visit struct{ link, visitor string }
+		seen := map[visit]bool{}
+		for _, c := range added {
+			cl := links.Classify(c.UA, c.Method)
+			first := !cl.Bot && !seen[visit{c.LinkID, c.Visitor}]
+			if !cl.Bot {
+				seen[visit{c.LinkID, c.Visitor}] = true
+			}
+			want := stored{ws: c.WorkspaceID, link: c.LinkID, visitor: c.Visitor, ref: c.Referrer, device: cl.Device, os: cl.OS, browser: cl.Browser,
+				country: c.Country, reason: cl.BotReason, at: c.At.UnixMicro(), bot: cl.Bot, unique: first}
+			if got[c.ID] != want {
+				t.Fatalf("click %s stored as %+v, want %+v", c.ID, got[c.ID], want)
+			}
+		}
+		if n := count(t, db, `SELECT COUNT(*) FROM clicks WHERE device = 'mobile' AND os = 'iOS' AND browser = 'Safari' AND NOT bot`); n != 311 {
+			t.Fatalf("%d iPhone clicks, want 311", n)
+		}
+		checkRollups(t, db)
+	})
+}
+
+// checkRollups compares every counter row with the raw clicks it sums.
+func checkRollups(t *testing.T, db *store.DB) {
+	t.Helper()
+	rows := func(q string) map[string]bool {
+		t.Helper()
+		res, err := db.R.Query(q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Close()
+		out := map[string]bool{}
+		for res.Next() {
+			var k, ws, v string
+			var day, a, b, c int64
+			if err := res.Scan(&k, &ws, &day, &v, &a, &b, &c); err != nil {
+				t.Fatal(err)
+			}
+			out[fmt.Sprint(k, ws, day, v, a, b, c)] = true
+		}
+		return out
+	}
+	for _, pair := range [][2]string{
+		{`SELECT link_id, workspace_id, hour, '', total, human, uniques FROM click_counts`,
+			`SELECT link_id, workspace_id, at / 3600000000 * 3600000000, '', COUNT(*), SUM(CASE WHEN bot THEN 0 ELSE 1 END), SUM(CASE WHEN is_unique THEN 1 ELSE 0 END)
+			FROM clicks GROUP BY link_id, workspace_id, at / 3600000000`},
+		{`SELECT link_id, workspace_id, day, dim || ':' || value, clicks, human, 0 FROM click_dims`,
+			`SELECT link_id, workspace_id, at / 86400000000, 'referrer:' || referrer_host, COUNT(*), SUM(CASE WHEN bot THEN 0 ELSE 1 END), 0
+			FROM clicks GROUP BY link_id, workspace_id, at / 86400000000, referrer_host
+			UNION ALL SELECT link_id, workspace_id, at / 86400000000, 'device:' || device, COUNT(*), SUM(CASE WHEN bot THEN 0 ELSE 1 END), 0
+			FROM clicks GROUP BY link_id, workspace_id, at / 86400000000, device
+			UNION ALL SELECT link_id, workspace_id, at / 86400000000, 'country:' || country, COUNT(*), SUM(CASE WHEN bot THEN 0 ELSE 1 END), 0
+			FROM clicks GROUP BY link_id, workspace_id, at / 86400000000, country
+			UNION ALL SELECT link_id, workspace_id, at / 86400000000, 'bot:' || bot_reason, COUNT(*), 0, 0
+			FROM clicks WHERE bot GROUP BY link_id, workspace_id, at / 86400000000, bot_reason`},
+	} {
+		got, want := rows(pair[0]), rows(pair[1])
+		if len(got) != len(want) {
+			t.Fatalf("%d counter rows, want %d:\n%v\n%v", len(got), len(want), got, want)
+		}
+		for k := range want {
+			if !got[k] {
+				t.Fatalf("no counter row %s; have %v", k, got)
+			}
+		}
+	}
+}
+
+// TestUniqueAcrossNodesAndDays records one visitor through two recorders
+// on the same database, as two nodes would: only their first click on a
+// link each UTC day is unique, whichever node saw it.
+func TestUniqueAcrossNodesAndDays(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		a, err := links.NewRecorder(db, quiet, links.RecorderConfig{BatchSize: 1, FlushEvery: time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := links.NewRecorder(db, quiet, links.RecorderConfig{BatchSize: 1, FlushEvery: time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		day1 := time.Date(2026, 3, 1, 23, 0, 0, 0, time.UTC)
+		day2 := day1.Add(2 * time.Hour)
+		var want []string
+		record := func(r *links.Recorder, link string, at time.Time, unique bool) {
+			t.Helper()
+			c := click("ws", link, "v1", iphone, at)
+			r.Add(c)
+			for r.Depth() > 0 {
+				time.Sleep(time.Millisecond)
+			}
+			if unique {
+				want = append(want, c.ID)
+			}
+		}
+		record(a, "l1", day1, true)
+		record(b, "l1", day1.Add(time.Minute), false)   // the other node's visitor
+		record(a, "l1", day1.Add(2*time.Minute), false) // seen by this node
+		record(b, "l1", day1.Add(3*time.Minute), false)
+		record(a, "l2", day1.Add(4*time.Minute), true) // another link
+		record(b, "l1", day2, true)                    // the next day
+		record(a, "l1", day2.Add(time.Minute), false)
+		record(a, "l2", day2, true)
+		for _, r := range []*links.Recorder{a, b} {
+			if err := r.Close(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+		}
+		rows, err := db.R.Query(`SELECT id FROM clicks WHERE is_unique ORDER BY id`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		var got []string
+		for rows.Next() {
+			var id string
+			rows.Scan(&id)
+			got = append(got, id)
+		}
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Fatalf("unique clicks %v, want %v", got, want)
+		}
+		if n := count(t, db, `SELECT CAST(SUM(uniques) AS BIGINT) FROM click_counts`); n != int64(len(want)) {
+			t.Fatalf("counters say %d uniques, want %d", n, len(want))
+		}
+	})
+}
+
+// TestRecorderBackpressure fills a small buffer without a spill directory
+// from many goroutines: Add waits for the writer, and nothing is lost or
+// spilled. The buffer is smaller than a batch and the flush interval an
+// hour, so only a full buffer gets the writer going.
+func TestRecorderBackpressure(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		rec, err := links.NewRecorder(db, quiet, links.RecorderConfig{Buffer: 10, BatchSize: 50, FlushEvery: time.Hour})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var wg sync.WaitGroup
+		for g := range 8 {
+			wg.Go(func() {
+				for i := range 100 {
+					rec.Add(click("ws", "l1", fmt.Sprint(g, i), iphone, time.Now()))
+					if d := rec.Depth(); d > 10 {
+						t.Errorf("depth %d over the buffer of 10", d)
+					}
+				}
+			})
+		}
+		wg.Wait()
+		if err := rec.Close(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if n := count(t, db, `SELECT COUNT(*) FROM clicks`); n != 800 || rec.Spills.Load() != 0 || rec.Written.Load() != 800 {
+			t.Fatalf("%d clicks stored, %d written, %d spilled; want 800, 800, 0", n, rec.Written.Load(), rec.Spills.Load())
+		}
+	})
+}
+
+// TestAddAfterClose: a click recorded after the recorder closed goes to the
+// spill file, and the next start stores it.
+func TestAddAfterClose(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		spill := t.TempDir()
+		rec, err := links.NewRecorder(db, quiet, links.RecorderConfig{FlushEvery: time.Millisecond, SpillDir: spill})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rec.Add(click("ws", "l1", "v1", iphone, time.Now()))
+		if err := rec.Close(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		late := click("ws", "l1", "v2", iphone, time.Now())
+		rec.Add(late)
+		if rec.Spills.Load() != 1 {
+			t.Fatalf("%d clicks spilled, want 1", rec.Spills.Load())
+		}
+		rec2, err := links.NewRecorder(db, quiet, links.RecorderConfig{FlushEvery: time.Millisecond, SpillDir: spill})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := rec2.Close(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if n := count(t, db, `SELECT COUNT(*) FROM clicks WHERE id = $1`, late.ID); n != 1 {
+			t.Fatal("the late click was not stored")
+		}
+	})
 }

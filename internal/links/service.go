@@ -291,7 +291,7 @@ func (s *Service) Redirect(w http.ResponseWriter, r *http.Request) {
 		}
 		tpl, result = *e.fallback, "fallback"
 	}
-	c := Click{ID: id.New(""), WorkspaceID: e.wsID, LinkID: e.linkID, At: now, UA: trunc(r.UserAgent(), 512),
+	c := Click{ID: id.NewNow("", now), WorkspaceID: e.wsID, LinkID: e.linkID, At: now, UA: trunc(r.UserAgent(), 512),
 		Referrer: referrerHost(r.Referer()), Method: r.Method}
 	ip := httpx.ClientIP(r)
 	c.Visitor, err = s.salts.visitor(r.Context(), now, ip, c.UA)
@@ -307,10 +307,12 @@ func (s *Service) Redirect(w http.ResponseWriter, r *http.Request) {
 	s.rec.Add(c)
 	s.count(result)
 	h := w.Header()
-	h.Set("Location", tpl.URL(c.ID))
-	h.Set("Cache-Control", "private, no-store, max-age=0")
+	h["Location"] = []string{tpl.URL(c.ID)}
+	h["Cache-Control"] = noStore[:1:1] // shared: a Header never writes into a value slice
 	w.WriteHeader(http.StatusFound)
 }
+
+var noStore = []string{"private, no-store, max-age=0"}
 
 func (s *Service) country(ip string) string {
 	addr, err := netip.ParseAddr(ip)

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"hash"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/roost-hq/roost/internal/store"
@@ -27,7 +28,13 @@ type salts struct {
 	mu sync.RWMutex
 	by map[int64][]byte
 	// macs keeps keyed HMACs per day, so a redirect does not build one.
-	macs sync.Map // day → *sync.Pool of hash.Hash
+	macs sync.Map                // day → *sync.Pool of *keyer
+	last atomic.Pointer[dayPool] // the day last asked for
+}
+
+type dayPool struct {
+	day  int64
+	pool *sync.Pool
 }
 
 func newSalts(db *store.DB) *salts { return &salts{db: db, by: map[int64][]byte{}} }
@@ -76,6 +83,9 @@ func (s *salts) prepare(ctx context.Context, now time.Time) error {
 		if d < today-1 {
 			delete(s.by, d)
 			s.macs.Delete(d)
+			if last := s.last.Load(); last != nil && last.day == d {
+				s.last.CompareAndSwap(last, nil)
+			}
 		}
 	}
 	s.mu.Unlock()
@@ -85,21 +95,38 @@ func (s *salts) prepare(ctx context.Context, now time.Time) error {
 // visitor returns the visitor key of an IP address and user agent at t.
 func (s *salts) visitor(ctx context.Context, t time.Time, ip, ua string) (string, error) {
 	d := day(t)
-	pool, ok := s.macs.Load(d)
-	if !ok {
-		salt, err := s.get(ctx, d)
-		if err != nil {
-			return "", err
+	var pool *sync.Pool
+	if last := s.last.Load(); last != nil && last.day == d {
+		pool = last.pool
+	} else {
+		p, ok := s.macs.Load(d)
+		if !ok {
+			salt, err := s.get(ctx, d)
+			if err != nil {
+				return "", err
+			}
+			p, _ = s.macs.LoadOrStore(d, &sync.Pool{New: func() any { return &keyer{mac: hmac.New(sha256.New, salt)} }})
 		}
-		pool, _ = s.macs.LoadOrStore(d, &sync.Pool{New: func() any { return hmac.New(sha256.New, salt) }})
+		pool = p.(*sync.Pool)
+		s.last.Store(&dayPool{d, pool})
 	}
-	m := pool.(*sync.Pool).Get().(hash.Hash)
-	m.Reset()
-	m.Write([]byte(ip))
-	m.Write([]byte{0})
-	m.Write([]byte(ua))
-	var sum [sha256.Size]byte
-	out := hex.EncodeToString(m.Sum(sum[:0])[:16])
-	pool.(*sync.Pool).Put(m)
-	return out, nil
+	k := pool.Get().(*keyer)
+	// IP and user agent are written in one piece, through a buffer kept
+	// with the MAC: converting each string to bytes would copy it.
+	k.buf = append(append(append(k.buf[:0], ip...), 0), ua...)
+	k.mac.Reset()
+	k.mac.Write(k.buf)
+	k.sum = k.mac.Sum(k.sum[:0])
+	var out [32]byte
+	hex.Encode(out[:], k.sum[:16])
+	pool.Put(k)
+	return string(out[:]), nil
+}
+
+// keyer is a keyed HMAC of one day's salt, the buffer it reads from and
+// the one it writes to (a slice passed to an interface's method would
+// otherwise be allocated on every call).
+type keyer struct {
+	mac      hash.Hash
+	buf, sum []byte
 }

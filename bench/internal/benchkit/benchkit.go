@@ -187,6 +187,32 @@ func (r *Roost) Metric(series string) float64 {
 	return 0
 }
 
+// CPU is the processor time roost serve has used so far (user and
+// system), read from /proc; 0 where there is none.
+func (r *Roost) CPU() time.Duration { return procCPU(strconv.Itoa(r.cmd.Process.Pid)) }
+
+// SelfCPU is the processor time this process has used so far, for a
+// reference server the benchmark runs itself.
+func SelfCPU() time.Duration { return procCPU("self") }
+
+// procCPU reads utime and stime from /proc/PID/stat, in clock ticks of
+// 1/100 s on Linux.
+func procCPU(pid string) time.Duration {
+	b, err := os.ReadFile("/proc/" + pid + "/stat")
+	if err != nil {
+		return 0
+	}
+	// The command name, in parentheses, may hold spaces: fields are
+	// counted after its closing parenthesis.
+	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
+	if len(f) < 13 {
+		return 0
+	}
+	ut, _ := strconv.ParseInt(f[11], 10, 64)
+	st, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(ut+st) * 10 * time.Millisecond
+}
+
 // Stop sends SIGTERM and waits for a clean exit (buffers flushed).
 func (r *Roost) Stop() {
 	r.cmd.Process.Signal(syscall.SIGTERM)
@@ -210,6 +236,7 @@ type Load struct {
 	RPS      float64
 	P50, P99 time.Duration
 	Errors   int64
+	CPU      time.Duration // processor time wrk itself used
 }
 
 const wrkScript = `
@@ -231,11 +258,12 @@ func Wrk(ctx context.Context, target string, threads, conns int, d time.Duration
 	for _, h := range headers {
 		args = append(args, "-H", h)
 	}
-	out, err := exec.CommandContext(ctx, "wrk", append(args, target)...).CombinedOutput()
+	cmd := exec.CommandContext(ctx, "wrk", append(args, target)...)
+	out, err := cmd.CombinedOutput()
 	if err != nil {
 		Fail("wrk: %v: %s", err, out)
 	}
-	var l Load
+	l := Load{CPU: cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()}
 	var dur, p50, p99 int64
 	for _, line := range strings.Split(string(out), "\n") {
 		if rest, ok := strings.CutPrefix(line, "WRK "); ok {
