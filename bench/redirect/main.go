@@ -94,7 +94,7 @@ func main() {
 	benchkit.Wrk(ctx, bareURL, *threads, *conns, time.Second, browserUA)
 	benchkit.Wrk(ctx, roostURL, *threads, *conns, time.Second, browserUA)
 
-	var bareRPS, roostRPS, bareP50, bareP99, roostP50, roostP99, bareCPU, roostCPU, wrkCPU []float64
+	var bareRPS, roostRPS, bareP50, bareP99, roostP50, roostP99, bareCPU, roostCPU, wrkCPU, pgCPU []float64
 	var errs int64
 	for i := range *rounds {
 		order := []string{"bare", "roost"}
@@ -124,12 +124,15 @@ func main() {
 			if which == "roost" {
 				cpu = roost.CPU
 			}
-			before := cpu()
+			before, pgBefore := cpu(), benchkit.CommandCPU("postgres")
 			l := benchkit.Wrk(ctx, target, *threads, *conns, *duration, browserUA)
 			// Processor time per request answered: what the server spent,
 			// less noisy than requests/s on a machine others share.
 			perReq := float64(cpu()-before) / float64(max(l.Requests, 1))
 			wrkCPU = append(wrkCPU, float64(l.CPU)/float64(max(l.Requests, 1)))
+			if which == "roost" && *kind == "postgres" {
+				pgCPU = append(pgCPU, float64(benchkit.CommandCPU("postgres")-pgBefore)/float64(max(l.Requests, 1)))
+			}
 			if bareProfile != nil {
 				pprof.StopCPUProfile()
 				bareProfile.Close()
@@ -173,11 +176,20 @@ func main() {
 	tw.Flush()
 	lost := answered - stored
 	fmt.Printf("\nwrk itself used %s µs of processor time per request; on a machine where the servers and wrk share every core, the ratio is\n"+
-		"about (bare + wrk) / (roost + wrk) per request.\n", us(benchkit.Median(wrkCPU)))
+		"about (bare + wrk) / (roost + wrk) per request", us(benchkit.Median(wrkCPU)))
+	if len(pgCPU) > 0 && benchkit.Median(pgCPU) > 0 {
+		fmt.Printf(",\nplus what PostgreSQL spends when it runs here: %s µs per redirect (every postgres process of the machine: an upper bound\n"+
+			"when others use the same server)", us(benchkit.Median(pgCPU)))
+	}
+	fmt.Println(".")
 	fmt.Printf("\nratio roost/bare %.2f; redirects answered by roost %d, clicks stored %d (%d human), lost %d, wrk errors %d\n", ratio, answered, stored, human, lost, errs)
-	benchkit.Result(os.Stdout, "db", *kind, "ratio", fmt.Sprintf("%.2f", ratio), "roost_rps", fmt.Sprintf("%.0f", benchkit.Median(roostRPS)),
+	kv := []any{"db", *kind, "ratio", fmt.Sprintf("%.2f", ratio), "roost_rps", fmt.Sprintf("%.0f", benchkit.Median(roostRPS)),
 		"bare_rps", fmt.Sprintf("%.0f", benchkit.Median(bareRPS)), "p50_ms", benchkit.Ms(benchkit.Median(roostP50)), "p99_ms", benchkit.Ms(benchkit.Median(roostP99)),
-		"bare_p99_ms", benchkit.Ms(benchkit.Median(bareP99)), "roost_cpu_us", us(benchkit.Median(roostCPU)), "bare_cpu_us", us(benchkit.Median(bareCPU)), "wrk_cpu_us", us(benchkit.Median(wrkCPU)), "answered", answered, "stored", stored, "lost", lost)
+		"bare_p99_ms", benchkit.Ms(benchkit.Median(bareP99)), "roost_cpu_us", us(benchkit.Median(roostCPU)), "bare_cpu_us", us(benchkit.Median(bareCPU)), "wrk_cpu_us", us(benchkit.Median(wrkCPU))}
+	if len(pgCPU) > 0 {
+		kv = append(kv, "pg_cpu_us", us(benchkit.Median(pgCPU)))
+	}
+	benchkit.Result(os.Stdout, append(kv, "answered", answered, "stored", stored, "lost", lost)...)
 	if lost != 0 || errs != 0 {
 		fmt.Fprintln(os.Stderr, "bench: clicks were lost or requests failed")
 		os.Exit(1)

@@ -195,6 +195,22 @@ func (r *Roost) CPU() time.Duration { return procCPU(strconv.Itoa(r.cmd.Process.
 // reference server the benchmark runs itself.
 func SelfCPU() time.Duration { return procCPU("self") }
 
+// CommandCPU is the processor time used so far by every process named
+// name on this machine (e.g. "postgres": the database server's share of
+// the load, when it runs here); processes that exit meanwhile are missed.
+func CommandCPU(name string) time.Duration {
+	dirs, _ := filepath.Glob("/proc/[0-9]*/comm")
+	var total time.Duration
+	for _, comm := range dirs {
+		b, err := os.ReadFile(comm)
+		if err != nil || strings.TrimSpace(string(b)) != name {
+			continue
+		}
+		total += procCPU(filepath.Base(filepath.Dir(comm)))
+	}
+	return total
+}
+
 // procCPU reads utime and stime from /proc/PID/stat, in clock ticks of
 // 1/100 s on Linux.
 func procCPU(pid string) time.Duration {
