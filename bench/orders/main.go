@@ -23,9 +23,11 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime/pprof"
 	"slices"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -44,6 +46,7 @@ func main() {
 	pgURL := flag.String("postgres-url", envOr("ROOST_TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"), "PostgreSQL server for -db postgres (a database is created and dropped)")
 	n := flag.Int("orders", 20_000, "orders to send")
 	workers := flag.Int("concurrency", 16, "requests in flight at once")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the timed part to this file")
 	flag.Parse()
 	if *n < 3 || *workers < 1 {
 		benchkit.Fail("-orders must be at least 3 and -concurrency positive")
@@ -140,6 +143,14 @@ func main() {
 		b, _ := json.Marshal(o)
 		return b
 	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			benchkit.Fail("%v", err)
+		}
+		pprof.StartCPUProfile(f)
+	}
+	cpu0 := cpuTime()
 	var next atomic.Int64
 	var failed atomic.Int64
 	var firstErr error
@@ -181,6 +192,10 @@ func main() {
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
+	cpuPerOrder := float64(cpuTime()-cpu0) / float64(time.Microsecond) / float64(*n)
+	if *cpuProfile != "" {
+		pprof.StopCPUProfile()
+	}
 
 	count := func(q string, args ...any) int64 {
 		var v int64
@@ -198,10 +213,11 @@ func main() {
 	pct := func(p float64) float64 { return float64(lat[int(float64(len(lat)-1)*p)]) }
 	rate := float64(*n) / elapsed.Seconds()
 	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "\norders\torders/s\tp50 ms\tp99 ms\tstored\tdeal lines\thalo lines\tunprocessed\tfailed\t")
-	fmt.Fprintf(tw, "%d\t%.0f\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t\n", *n, rate, benchkit.Ms(pct(.5)), benchkit.Ms(pct(.99)), stored, deal, halo, unprocessed, failed.Load())
+	fmt.Fprintln(tw, "\norders\torders/s\tp50 ms\tp99 ms\tCPU µs/order\tstored\tdeal lines\thalo lines\tunprocessed\tfailed\t")
+	fmt.Fprintf(tw, "%d\t%.0f\t%s\t%s\t%.0f\t%d\t%d\t%d\t%d\t%d\t\n", *n, rate, benchkit.Ms(pct(.5)), benchkit.Ms(pct(.99)), cpuPerOrder, stored, deal, halo, unprocessed, failed.Load())
 	tw.Flush()
 	benchkit.Result(os.Stdout, "db", *kind, "orders", *n, "orders_per_s", fmt.Sprintf("%.0f", rate), "p50_ms", benchkit.Ms(pct(.5)), "p99_ms", benchkit.Ms(pct(.99)),
+		"cpu_us_per_order", fmt.Sprintf("%.0f", cpuPerOrder),
 		"stored", stored, "deal_lines", deal, "halo_lines", halo, "unprocessed", unprocessed, "failed", failed.Load())
 	// Every touched order has its deal and halo line; the ledger holds
 	// every sale to the cent.
@@ -213,6 +229,14 @@ func main() {
 		fmt.Fprintln(os.Stderr, "bench: the orders are wrong")
 		os.Exit(1)
 	}
+}
+
+// cpuTime is the CPU time this process has used (user and system): on a
+// shared machine, the cost of an order when the wall clock is noisy.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 func envOr(k, def string) string {

@@ -26,6 +26,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"runtime/pprof"
 	"slices"
 	"strings"
 	"text/tabwriter"
@@ -50,6 +51,7 @@ func main() {
 	sample := flag.Int("sample", 300, "loaded orders checked against ingestion's attribution")
 	fresh := flag.Bool("fresh", false, "load the dataset again even if one of this scale is kept")
 	cache := flag.String("cache", filepath.Join(os.TempDir(), "roost-bench-reports"), "where SQLite datasets are kept")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the timed rounds to this file")
 	flag.Parse()
 	if *rounds < 1 || *sample < 0 {
 		benchkit.Fail("-rounds must be positive and -sample zero or more")
@@ -94,6 +96,13 @@ func main() {
 	rollup(q) // warm the caches, as a dashboard in use has them
 	raw(q)
 	var fromRollups, fromTouches, funnel []float64
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			benchkit.Fail("%v", err)
+		}
+		pprof.StartCPUProfile(f)
+	}
 	for range *rounds {
 		_, d := rollup(q)
 		fromRollups = append(fromRollups, float64(d))
@@ -104,6 +113,9 @@ func main() {
 			benchkit.Fail("%v", err)
 		}
 		funnel = append(funnel, float64(time.Since(t0)))
+	}
+	if *cpuProfile != "" {
+		pprof.StopCPUProfile()
 	}
 
 	// Every model, by post and by day, and the other dimensions under

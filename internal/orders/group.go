@@ -173,7 +173,7 @@ func (s *Store) receiveGroup(ctx context.Context, jobs []*job) {
 	if s.inGroup(ctx, jobs, func(q querier, j *job) error {
 		j.receipt, j.err = s.insertEvent(context.WithoutCancel(j.ctx), q, j.rec)
 		return j.err
-	}) {
+	}, nil) {
 		return
 	}
 	for _, j := range jobs {
@@ -186,10 +186,16 @@ func (s *Store) receiveGroup(ctx context.Context, jobs []*job) {
 func (s *Store) processGroup(ctx context.Context, jobs []*job) {
 	s.stmts.prepareWanted(ctx) // before the transaction holds the writer
 	jobs = live(jobs)
-	if s.inGroup(ctx, jobs, func(q querier, j *job) error {
-		j.out, j.err = s.processIn(j.ctx, q.tx, j.eventID)
+	// The group's rollups are summed over its events and written once,
+	// before the commit.
+	var q querier
+	if s.inGroup(ctx, jobs, func(tx querier, j *job) error {
+		if q.tx == nil {
+			q = tx.keepRollups()
+		}
+		j.out, j.err = s.processWith(j.ctx, q, j.eventID)
 		return j.err
-	}) {
+	}, func() error { return s.writeRollups(ctx, q) }) {
 		return
 	}
 	for _, j := range jobs {
@@ -208,10 +214,10 @@ func (s *Store) processGroup(ctx context.Context, jobs []*job) {
 	}
 }
 
-// inGroup runs write for each of two or more jobs in one transaction and
-// reports whether it committed. Should any fail or panic, or the commit
-// fail, nothing is kept.
-func (s *Store) inGroup(ctx context.Context, jobs []*job, write func(q querier, j *job) error) bool {
+// inGroup runs write for each of two or more jobs in one transaction, then
+// finish (if any), and reports whether it committed. Should any fail or
+// panic, or the commit fail, nothing is kept.
+func (s *Store) inGroup(ctx context.Context, jobs []*job, write func(q querier, j *job) error, finish func() error) bool {
 	if len(jobs) < 2 {
 		return false
 	}
@@ -226,6 +232,9 @@ func (s *Store) inGroup(ctx context.Context, jobs []*job, write func(q querier, 
 			if err := write(q, j); err != nil {
 				return err
 			}
+		}
+		if finish != nil {
+			return finish()
 		}
 		return nil
 	})

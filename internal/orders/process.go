@@ -130,13 +130,24 @@ type outcome struct {
 	waiting bool // events about the order applied wait for it
 }
 
-// processIn marks an event processed and applies it, in tx.
+// processIn marks an event processed and applies it, in tx, with its
+// rollups.
 func (s *Store) processIn(ctx context.Context, tx *sql.Tx, eventID string) (outcome, error) {
+	q := s.inTx(tx).keepRollups()
+	out, err := s.processWith(ctx, q, eventID)
+	if err != nil {
+		return out, err
+	}
+	return out, s.writeRollups(ctx, q)
+}
+
+// processWith marks an event processed and applies it, in the
+// transaction of q, adding to the rollups q keeps.
+func (s *Store) processWith(ctx context.Context, q querier, eventID string) (outcome, error) {
 	// The transaction ends if ctx does (database/sql rolls it back before
 	// its next statement); its statements, all short, are not interrupted
 	// midway, which spares the driver a watcher per statement.
 	ctx = context.WithoutCancel(ctx)
-	q := s.inTx(tx)
 	var out outcome
 	var payload string
 	var currency, existing sql.NullString
@@ -327,8 +338,6 @@ func (s *Store) place(ctx context.Context, q querier, wsID string, ev stored, st
 			return err
 		}
 	}
-	// Last, so that on PostgreSQL the rollup rows concurrent orders share
-	// stay locked for as short a time as can be.
 	return s.rollUpOrder(ctx, q, wsID, orderID, placed, touches.list, lines)
 }
 
@@ -380,7 +389,7 @@ func (s *Store) ledger(ctx context.Context, q store.Querier, wsID, orderID, kind
 
 // rollUpEntries adds to the rollups the refunds or cancellation just
 // written to the order's ledger: entries, of which written went in.
-func (s *Store) rollUpEntries(ctx context.Context, q store.Querier, wsID string, o openOrder, entries []entry, written map[string]bool) error {
+func (s *Store) rollUpEntries(ctx context.Context, q querier, wsID string, o openOrder, entries []entry, written map[string]bool) error {
 	var lines []refundedLine
 	for _, e := range entries {
 		if !written[e.lineID] {

@@ -236,16 +236,24 @@ func (s *Store) shard(orderID string) int {
 	return int(h.Sum32() % rollupShards)
 }
 
-// addRollups adds credits to copy shard of the workspace's rollups, in q.
-// Rows are written in a fixed order, so two transactions never deadlock
-// on them.
-func (s *Store) addRollups(ctx context.Context, q store.Querier, wsID string, shard int, sums map[dayBucket]credit, tail string) error {
-	keys := slices.SortedFunc(maps.Keys(sums), compareBuckets)
-	keys = slices.DeleteFunc(keys, func(k dayBucket) bool { return sums[k] == credit{} })
+// rollupKey is a rollup row of a workspace.
+type rollupKey struct {
+	ws    string
+	shard int
+	dayBucket
+}
+
+// addRollups adds sums to the rollups, in q. Rows are written in a fixed
+// order, so two transactions never deadlock on them.
+func (s *Store) addRollups(ctx context.Context, q store.Querier, sums map[rollupKey]credit, tail string) error {
+	keys := slices.SortedFunc(maps.Keys(sums), func(a, b rollupKey) int {
+		return cmp.Or(cmp.Compare(a.ws, b.ws), cmp.Compare(a.shard, b.shard), compareBuckets(a.dayBucket, b.dayBucket))
+	})
+	keys = slices.DeleteFunc(keys, func(k rollupKey) bool { return sums[k] == credit{} })
 	err := s.insertRows(ctx, q, rollupHead, tail, 13, len(keys), func(i int, args []any) []any {
 		k := keys[i]
 		c := sums[k]
-		return append(args, wsID, k.day, string(k.model), k.post, k.account, k.offer, k.member, shard, c.dealGross, c.dealRefunded, c.haloGross, c.haloRefunded, c.orders)
+		return append(args, k.ws, k.day, string(k.model), k.post, k.account, k.offer, k.member, k.shard, c.dealGross, c.dealRefunded, c.haloGross, c.haloRefunded, c.orders)
 	}, nil)
 	if err != nil {
 		return fmt.Errorf("orders: rollups: %w", err)
@@ -253,19 +261,45 @@ func (s *Store) addRollups(ctx context.Context, q store.Querier, wsID string, sh
 	return nil
 }
 
+// rollUp adds an event's credits to the day's rollups: to the sum q keeps
+// for its transaction, or at once if it keeps none.
+func (s *Store) rollUp(ctx context.Context, q querier, wsID string, shard int, day int64, credits map[bucket]credit) error {
+	sums := q.rollups
+	if sums == nil {
+		sums = make(map[rollupKey]credit, len(credits))
+	}
+	for b, c := range credits {
+		k := rollupKey{wsID, shard, dayBucket{day, b}}
+		v := sums[k]
+		v.plus(c)
+		sums[k] = v
+	}
+	if q.rollups == nil {
+		return s.addRollups(ctx, q, sums, rollupAdd)
+	}
+	return nil
+}
+
+// writeRollups writes the rollups q kept for its transaction. Being the
+// last writes of the transaction, on PostgreSQL they keep the rows that
+// concurrent orders share locked for as short a time as can be.
+func (s *Store) writeRollups(ctx context.Context, q querier) error {
+	if len(q.rollups) == 0 {
+		return nil
+	}
+	err := s.addRollups(ctx, q, q.rollups, rollupAdd)
+	clear(q.rollups)
+	return err
+}
+
 // rollUpOrder adds a newly placed order to the rollups.
-func (s *Store) rollUpOrder(ctx context.Context, q store.Querier, wsID, orderID string, placed time.Time, touches []Touch, lines []lineRow) error {
+func (s *Store) rollUpOrder(ctx context.Context, q querier, wsID, orderID string, placed time.Time, touches []Touch, lines []lineRow) error {
 	placed = time.UnixMicro(placed.UnixMicro()).UTC()
 	sums := make([]lineSum, len(lines))
 	for i, l := range lines {
 		sums[i] = lineSum{kind: l.kind, gross: l.amountRC}
 	}
-	day := dayOf(placed.UnixMicro())
-	rows := map[dayBucket]credit{}
-	for b, c := range rollupCredits(placed, sortTouches(touches), sums, true) {
-		rows[dayBucket{day, b}] = c
-	}
-	return s.addRollups(ctx, q, wsID, s.shard(orderID), rows, rollupAdd)
+	return s.rollUp(ctx, q, wsID, s.shard(orderID), dayOf(placed.UnixMicro()), rollupCredits(placed, sortTouches(touches), sums, true))
 }
 
 // refundedLine is how much of an order line was refunded before and after
@@ -278,7 +312,7 @@ type refundedLine struct {
 // rollUpRefund adds to the rollups what refunds (or a cancellation) of an
 // order change: for each line, the split of its new refunded total less
 // the split of the old.
-func (s *Store) rollUpRefund(ctx context.Context, q store.Querier, wsID, orderID string, placed time.Time, lines []refundedLine) error {
+func (s *Store) rollUpRefund(ctx context.Context, q querier, wsID, orderID string, placed time.Time, lines []refundedLine) error {
 	if len(lines) == 0 {
 		return nil
 	}
@@ -306,17 +340,16 @@ func (s *Store) rollUpRefund(ctx context.Context, q store.Querier, wsID, orderID
 		after[i] = lineSum{kind: l.kind, refunded: l.after}
 	}
 	was := rollupCredits(placed, touches, before, false)
-	day := dayOf(placed.UnixMicro())
-	sums := map[dayBucket]credit{}
+	delta := map[bucket]credit{}
 	for b, c := range rollupCredits(placed, touches, after, false) {
-		sums[dayBucket{day, b}] = c.minus(was[b])
+		delta[b] = c.minus(was[b])
 	}
 	for b, c := range was {
-		if _, ok := sums[dayBucket{day, b}]; !ok {
-			sums[dayBucket{day, b}] = credit{}.minus(c)
+		if _, ok := delta[b]; !ok {
+			delta[b] = credit{}.minus(c)
 		}
 	}
-	return s.addRollups(ctx, q, wsID, s.shard(orderID), sums, rollupAdd)
+	return s.rollUp(ctx, q, wsID, s.shard(orderID), dayOf(placed.UnixMicro()), delta)
 }
 
 // rolledUp reports whether the workspace's rollups are complete.
@@ -447,12 +480,12 @@ func (s *Store) rollUpIn(ctx context.Context, tx *sql.Tx, wsID string) error {
 	if err := tx.QueryRowContext(ctx, `SELECT MIN(placed_at), MAX(placed_at) FROM orders WHERE workspace_id = $1`, wsID).Scan(&lo, &hi); err != nil {
 		return fmt.Errorf("orders: rollups: %w", err)
 	}
-	sums := map[dayBucket]credit{}
+	sums := map[rollupKey]credit{}
 	for from := lo.Int64; lo.Valid && from <= hi.Int64; from += rollUpWeeks {
 		err := s.tallyTouches(ctx, tx, wsID, "", from, min(from+rollUpWeeks, hi.Int64+1), func(_ Model, o *orderSum) {
 			day := dayOf(o.placed.UnixMicro())
 			for b, c := range rollupCredits(o.placed, o.touches, o.lines, true) {
-				k := dayBucket{day, b}
+				k := rollupKey{wsID, 0, dayBucket{day, b}}
 				v := sums[k]
 				v.plus(c)
 				sums[k] = v
@@ -462,7 +495,7 @@ func (s *Store) rollUpIn(ctx context.Context, tx *sql.Tx, wsID string) error {
 			return err
 		}
 	}
-	if err := s.addRollups(ctx, tx, wsID, 0, sums, ""); err != nil {
+	if err := s.addRollups(ctx, tx, sums, ""); err != nil {
 		return err
 	}
 	if _, err := tx.ExecContext(ctx, `DELETE FROM revenue_rollup_pending WHERE workspace_id = $1`, wsID); err != nil {

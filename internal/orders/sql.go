@@ -115,6 +115,16 @@ type querier struct {
 	c  *stmtCache
 	db *sql.DB
 	tx *sql.Tx
+	// rollups sums what the transaction's events add to the revenue
+	// rollups, written once before it commits (writeRollups); nil: each
+	// event writes its own.
+	rollups map[rollupKey]credit
+}
+
+// keepRollups returns q with a sum of rollups of its own.
+func (q querier) keepRollups() querier {
+	q.rollups = map[rollupKey]credit{}
+	return q
 }
 
 func (s *Store) inTx(tx *sql.Tx) querier { return querier{c: s.stmts, db: s.db.W, tx: tx} }

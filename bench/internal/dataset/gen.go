@@ -574,7 +574,16 @@ func (g *gen) writeClicks() error {
 	uniquesT := ld.table(`INSERT INTO click_uniques (link_id, day, visitor) VALUES `, 3)
 	countsT := ld.table(`INSERT INTO click_counts (link_id, hour, workspace_id, total, human, uniques) VALUES `, 6)
 	dimsT := ld.table(`INSERT INTO click_dims (link_id, day, dim, value, workspace_id, clicks, human) VALUES `, 7)
-	byID := func(a, b int32) int { return strings.Compare(g.links[a].id, g.links[b].id) }
+	order := make([]int32, len(g.links)) // links in the order of their IDs
+	for i := range order {
+		order[i] = int32(i)
+	}
+	slices.SortFunc(order, func(a, b int32) int { return strings.Compare(g.links[a].id, g.links[b].id) })
+	rank := make([]int32, len(g.links))
+	for r, i := range order {
+		rank[i] = int32(r)
+	}
+	byID := func(a, b int32) int { return cmp.Compare(rank[a], rank[b]) }
 	slices.SortFunc(uniques, func(a, b uk) int {
 		return cmp.Or(byID(a.link, b.link), cmp.Compare(a.day, b.day), cmp.Compare(a.visitor, b.visitor))
 	})

@@ -261,6 +261,12 @@ func (g *gen) order(n int, s spec, w *orderTables) {
 	// lines as ingestion spreads an amount; cancellations (one in a
 	// hundred) take what is left.
 	left := slices.Clone(amounts)
+	type entry struct {
+		line       int
+		kind, ref  string
+		amount, at int64
+	}
+	var later []entry // written after the lines they are about
 	refundAt := int64(0)
 	if placed+day < g.end && g.r.IntN(25) == 0 {
 		refundAt = min(placed+day+g.exp(5*day), g.end-1)
@@ -277,7 +283,7 @@ func (g *gen) order(n int, s spec, w *orderTables) {
 		}
 		for i, amt := range take {
 			if amt > 0 {
-				w.ledger.add(id.NewAt("led", at(refundAt)), g.ws, orderID, lineIDs[i], "refund", ref, -amt, refundAt)
+				later = append(later, entry{i, "refund", ref, -amt, refundAt})
 				left[i] -= amt
 			}
 		}
@@ -288,7 +294,7 @@ func (g *gen) order(n int, s spec, w *orderTables) {
 		ct := min(max(placed+g.exp(2*day), refundAt+hour), g.end-1)
 		for i := range lines {
 			if left[i] != 0 {
-				w.ledger.add(id.NewAt("led", at(ct)), g.ws, orderID, lineIDs[i], "cancel", "cancel", -left[i], ct)
+				later = append(later, entry{i, "cancel", "cancel", -left[i], ct})
 			}
 		}
 		status, cancelled = "cancelled", true
@@ -315,6 +321,9 @@ func (g *gen) order(n int, s spec, w *orderTables) {
 		case "halo":
 			w.halo++
 		}
+	}
+	for _, e := range later {
+		w.ledger.add(id.NewAt("led", at(e.at)), g.ws, orderID, lineIDs[e.line], e.kind, e.ref, e.amount, e.at)
 	}
 	for _, t := range ts {
 		w.touches.add(orderID, g.ws, t.Key, t.How, t.At.UnixMicro(), t.LinkID, t.PostID, t.AccountID, t.MemberID, t.OfferID, t.ClaimID)
