@@ -53,7 +53,7 @@ func (s *Store) Session(ctx context.Context, tok string) (Session, error) {
 	var ws sql.NullString
 	h := secret.Hash(tok)
 	now := time.Now()
-	err := s.db.R.QueryRowContext(ctx, `SELECT user_id, workspace_id, expires_at FROM sessions WHERE token_hash = $1 AND expires_at > $2`,
+	err := s.db.Reader().QueryRowContext(ctx, `SELECT user_id, workspace_id, expires_at FROM sessions WHERE token_hash = $1 AND expires_at > $2`,
 		h, now.UnixMicro()).Scan(&se.UserID, &ws, store.T(&se.ExpiresAt))
 	if errors.Is(err, sql.ErrNoRows) {
 		return Session{}, store.ErrNotFound
@@ -208,7 +208,7 @@ func (s *Store) AuthenticateKey(ctx context.Context, plain string) (APIKey, erro
 	if !strings.HasPrefix(plain, KeyPrefix) || len(plain) > 100 {
 		return APIKey{}, store.ErrNotFound
 	}
-	k, err := scanKey(s.db.R.QueryRowContext(ctx, `SELECT `+keyCols+` FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL`, secret.Hash(plain)))
+	k, err := scanKey(s.db.Reader().QueryRowContext(ctx, `SELECT `+keyCols+` FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL`, secret.Hash(plain)))
 	if err != nil {
 		return APIKey{}, err
 	}

@@ -18,6 +18,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -47,6 +48,9 @@ type DB struct {
 	// means the system clock. roost demo sets it to replay ninety days of
 	// activity through the same code the server runs.
 	Clock func() time.Time
+
+	readerOnce sync.Once
+	reader     *prepared
 }
 
 // Now is the current time as the stores see it.

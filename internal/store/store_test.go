@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -164,4 +165,56 @@ func TestOpenErrors(t *testing.T) {
 	if _, err := store.Open(ctx, "", filepath.Join(file, "sub")); err == nil {
 		t.Fatal("data dir under a file opened")
 	}
+}
+
+func TestReader(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		r := db.Reader()
+		if db.Dialect != store.SQLite && r != store.Querier(db.R) {
+			t.Fatal("on PostgreSQL Reader should be the read pool itself")
+		}
+		if _, err := db.W.ExecContext(ctx, `INSERT INTO workspaces (id, slug, name, created_at) VALUES ('ws_r', 'r', 'R', 1)`); err != nil {
+			t.Fatal(err)
+		}
+		// The same statement again and again, from several goroutines,
+		// sees each write; past the bound on statements kept, and for a
+		// query too long to keep, statements run unprepared.
+		var wg sync.WaitGroup
+		for g := range 4 {
+			wg.Go(func() {
+				for i := range 100 {
+					var name string
+					if err := r.QueryRowContext(ctx, `SELECT name FROM workspaces WHERE id = $1`, "ws_r").Scan(&name); err != nil || name != "R" {
+						t.Errorf("goroutine %d, read %d: %q, %v", g, i, name, err)
+						return
+					}
+				}
+			})
+		}
+		wg.Wait()
+		for i := range 300 {
+			var n int
+			if err := r.QueryRowContext(ctx, fmt.Sprintf(`SELECT COUNT(*) + %d FROM workspaces`, i)).Scan(&n); err != nil || n != i+1 {
+				t.Fatalf("query %d: %d, %v", i, n, err)
+			}
+		}
+		long := `SELECT COUNT(*) FROM workspaces WHERE name <> '` + strings.Repeat("x", 5000) + `'`
+		rows, err := r.QueryContext(ctx, long)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rows.Close()
+		if _, err := db.W.ExecContext(ctx, `UPDATE workspaces SET name = 'R2' WHERE id = 'ws_r'`); err != nil {
+			t.Fatal(err)
+		}
+		var name string
+		if err := r.QueryRowContext(ctx, `SELECT name FROM workspaces WHERE id = $1`, "ws_r").Scan(&name); err != nil || name != "R2" {
+			t.Fatalf("after an update: %q, %v", name, err)
+		}
+		if err := r.QueryRowContext(ctx, `SELECT nope FROM workspaces`).Scan(&name); err == nil {
+			t.Fatal("a bad statement gave no error")
+		}
+	})
 }
