@@ -43,24 +43,23 @@ func parseTime(field, s string) (time.Time, error) {
 }
 
 // receive stores an event, processes it at once, and answers with the
-// outcome. The event is committed before processing: a failure after it
-// loses nothing (the processor takes it up again).
+// outcome. The event is committed before it is acknowledged: should it
+// fail to apply, nothing is lost (the processor takes it up again).
 func (a *API) receive(w http.ResponseWriter, r *http.Request, ev orders.Event, externalID string) error {
-	ws := caller(r.Context()).WorkspaceID
-	rc, err := a.Orders.Receive(r.Context(), ws, ev)
+	in, err := a.Orders.Ingest(r.Context(), caller(r.Context()).WorkspaceID, ev, externalID)
 	if err != nil {
 		return err
 	}
-	if _, err := a.Orders.Process(r.Context(), rc.EventID); err != nil {
-		a.Log.Warn("api: order event kept for later processing", "event", rc.EventID, "err", err)
+	if in.NotApplied != nil {
+		a.Log.Info("api: order event not applied now", "event", in.EventID, "reason", in.NotApplied)
 	}
-	out := map[string]any{"event_id": rc.EventID, "duplicate": rc.Duplicate}
-	if o, err := a.Orders.ByExternalID(r.Context(), ws, orders.API, externalID); err == nil {
-		out["order"] = o
-		w.Header().Set("Location", "/api/v1/orders/"+o.ID)
+	out := map[string]any{"event_id": in.EventID, "duplicate": in.Duplicate}
+	if in.Order != nil {
+		out["order"] = in.Order
+		w.Header().Set("Location", "/api/v1/orders/"+in.Order.ID)
 	}
 	status := http.StatusCreated
-	if rc.Duplicate {
+	if in.Duplicate {
 		status = http.StatusOK
 	}
 	writeJSON(w, status, out)
@@ -85,10 +84,10 @@ func (a *API) createOrder(w http.ResponseWriter, r *http.Request, body []byte) e
 	// likely a typo that would lose the attribution.
 	ws := caller(r.Context()).WorkspaceID
 	for i, code := range o.Codes {
-		_, err := offers.ClaimByCode(r.Context(), a.DB.R, ws, code)
+		_, err := offers.ClaimByCode(r.Context(), a.DB.Reader(), ws, code)
 		if errors.Is(err, store.ErrNotFound) {
 			var offerID string
-			if offerID, err = offers.SharedCodeOffer(r.Context(), a.DB.R, ws, code); err == nil && offerID == "" {
+			if offerID, err = offers.SharedCodeOffer(r.Context(), a.DB.Reader(), ws, code); err == nil && offerID == "" {
 				return problem(http.StatusUnprocessableEntity, "unknown_code", fmt.Sprintf("codes[%d]: %q is not a code of this workspace's offers", i, code))
 			}
 		}

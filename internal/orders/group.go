@@ -43,18 +43,22 @@ type group struct {
 // maxGroup bounds the calls written in one transaction.
 const maxGroup = 64
 
-// job is a call waiting for the worker: a raw event to store (rec set) or
-// an event to process.
+// job is a call waiting for the worker: a raw event to store (rec set), an
+// event to process (eventID set), or both (ingest: rec set, then its event
+// processed in the same transaction).
 type job struct {
 	ctx   context.Context
 	done  chan struct{}
 	err   error
 	panic any // what the worker panicked with, raised again in the caller
 	// Receive
-	rec     *received
-	receipt Receipt
+	rec      *received
+	receipt  Receipt
+	ingest   bool
+	received bool // the raw event is committed (ingest)
 	// Process
 	eventID string
+	want    *viewWant
 	out     outcome
 }
 
@@ -72,10 +76,17 @@ func (g *group) receive(ctx context.Context, rec *received) (Receipt, error) {
 }
 
 // process marks an event processed and applies it as processIn does, in a
-// group transaction.
-func (g *group) process(ctx context.Context, eventID string) (outcome, error) {
-	j := g.wait(ctx, &job{eventID: eventID})
+// group transaction, and reads the order wanted (if any) there.
+func (g *group) process(ctx context.Context, eventID string, want *viewWant) (outcome, error) {
+	j := g.wait(ctx, &job{eventID: eventID, want: want})
 	return j.out, j.err
+}
+
+// ingest stores a raw event and processes it in the same group
+// transaction; should the group fail, the event is stored, then processed,
+// each on its own.
+func (g *group) ingest(ctx context.Context, rec *received, want *viewWant) *job {
+	return g.wait(ctx, &job{rec: rec, ingest: true, want: want})
 }
 
 func (g *group) wait(ctx context.Context, j *job) *job {
@@ -84,7 +95,7 @@ func (g *group) wait(ctx context.Context, j *job) *job {
 	}
 	j.ctx, j.done = ctx, make(chan struct{})
 	g.mu.Lock()
-	if j.rec != nil {
+	if j.rec != nil && !j.ingest {
 		g.receives = append(g.receives, j)
 	} else {
 		g.events = append(g.events, j)
@@ -170,35 +181,40 @@ func live(jobs []*job) []*job {
 func (s *Store) receiveGroup(ctx context.Context, jobs []*job) {
 	s.stmts.prepareWanted(ctx) // before the transaction holds the writer
 	jobs = live(jobs)
-	if s.inGroup(ctx, jobs, func(q querier, j *job) error {
-		j.receipt, j.err = s.insertEvent(context.WithoutCancel(j.ctx), q, j.rec)
-		return j.err
-	}, nil) {
-		return
-	}
-	for _, j := range jobs {
-		alone(j, func() { j.receipt, j.err = s.insertEvent(j.ctx, s.writer(), j.rec) })
+	if !s.inGroup(ctx, jobs) {
+		s.receiveAlone(jobs)
 	}
 }
 
-// processGroup processes the events of jobs in one transaction, or each in
-// a transaction of its own should that fail.
+func (s *Store) receiveAlone(jobs []*job) {
+	for _, j := range jobs {
+		alone(j, func() {
+			j.receipt, j.err = s.insertEvent(j.ctx, s.writer(), j.rec)
+			j.received = j.err == nil
+		})
+	}
+}
+
+// processGroup processes the events of jobs (storing first the raw events
+// of those that ingest) in one transaction, or, should that fail, stores
+// the raw events and processes each event in a transaction of its own.
 func (s *Store) processGroup(ctx context.Context, jobs []*job) {
 	s.stmts.prepareWanted(ctx) // before the transaction holds the writer
 	jobs = live(jobs)
-	// The group's rollups are summed over its events and written once,
-	// before the commit.
-	var q querier
-	if s.inGroup(ctx, jobs, func(tx querier, j *job) error {
-		if q.tx == nil {
-			q = tx.keepRollups()
-		}
-		j.out, j.err = s.processWith(j.ctx, q, j.eventID)
-		return j.err
-	}, func() error { return s.writeRollups(ctx, q) }) {
+	if s.inGroup(ctx, jobs) {
 		return
 	}
+	var events []*job
 	for _, j := range jobs {
+		if j.ingest {
+			if s.receiveAlone([]*job{j}); j.err != nil {
+				continue
+			}
+			j.eventID = j.receipt.EventID
+		}
+		events = append(events, j)
+	}
+	for _, j := range events {
 		alone(j, func() {
 			// Ending ctx rolls back a transaction left open by a panic
 			// before the next job needs the writer.
@@ -207,18 +223,22 @@ func (s *Store) processGroup(ctx context.Context, jobs []*job) {
 			j.out = outcome{}
 			j.err = s.db.Tx(ctx, func(tx *sql.Tx) error {
 				var err error
-				j.out, err = s.processIn(j.ctx, tx, j.eventID)
+				j.out, err = s.processIn(j.ctx, tx, j.eventID, j.want)
 				return err
 			})
 		})
 	}
 }
 
-// inGroup runs write for each of two or more jobs in one transaction, then
-// finish (if any), and reports whether it committed. Should any fail or
-// panic, or the commit fail, nothing is kept.
-func (s *Store) inGroup(ctx context.Context, jobs []*job, write func(q querier, j *job) error, finish func() error) bool {
-	if len(jobs) < 2 {
+// inGroup writes jobs in one transaction, in order: it stores the raw
+// event of each that has one, and processes the event of each that asks,
+// reading the order it wants there. The group's rollups are summed over
+// its events and written once, before the commit. It reports whether the
+// transaction committed; should any job fail or panic, or the commit
+// fail, nothing is kept. A lone job that only receives or only processes
+// is left to run alone, as it would without groups.
+func (s *Store) inGroup(ctx context.Context, jobs []*job) bool {
+	if len(jobs) == 0 || len(jobs) == 1 && !jobs[0].ingest {
 		return false
 	}
 	err := s.db.Tx(ctx, func(tx *sql.Tx) (err error) {
@@ -227,18 +247,34 @@ func (s *Store) inGroup(ctx context.Context, jobs []*job, write func(q querier, 
 				err = fmt.Errorf("orders: panic in a group: %v", p)
 			}
 		}()
-		q := s.inTx(tx)
+		q := s.inTx(tx).keepRollups()
 		for _, j := range jobs {
-			if err := write(q, j); err != nil {
-				return err
+			if j.rec != nil {
+				if j.receipt, j.err = s.insertEvent(context.WithoutCancel(j.ctx), q, j.rec); j.err != nil {
+					return j.err
+				}
+				if !j.ingest {
+					continue
+				}
+				j.eventID = j.receipt.EventID
+			}
+			j.out, j.err = s.processWith(j.ctx, q, j.eventID)
+			if j.err == nil {
+				j.err = j.want.readIn(j.ctx, s, q)
+			}
+			if j.err != nil {
+				return j.err
 			}
 		}
-		if finish != nil {
-			return finish()
-		}
-		return nil
+		return s.writeRollups(ctx, q)
 	})
-	return err == nil
+	if err != nil {
+		return false
+	}
+	for _, j := range jobs {
+		j.received = j.rec != nil
+	}
+	return true
 }
 
 // alone runs a job's write on its own; a panic goes to its caller.

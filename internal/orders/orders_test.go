@@ -3,6 +3,7 @@ package orders_test
 import (
 	"context"
 	"fmt"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -480,11 +481,19 @@ func TestConcurrentIngestion(t *testing.T) {
 			r       orders.Receipt
 			settled bool
 			err     error
+			view    *orders.View // half the calls are Ingest, which returns the order
+			kept    error        // and why the event was not applied
 		}
 		out := make([]outcome, len(events))
 		var wg sync.WaitGroup
 		for i, ev := range events {
 			wg.Go(func() {
+				if i%2 == 1 {
+					in, err := e.orders.Ingest(ctx, e.ws.ID, ev, ev.Order.ExternalID)
+					out[i].r, out[i].err, out[i].view, out[i].kept = in.Receipt, err, in.Order, in.NotApplied
+					out[i].settled = err == nil && in.NotApplied == nil && in.Order != nil
+					return
+				}
 				r, err := e.orders.Receive(ctx, e.ws.ID, ev)
 				if err == nil {
 					out[i].settled, err = e.orders.Process(ctx, r.EventID)
@@ -500,9 +509,19 @@ func TestConcurrentIngestion(t *testing.T) {
 			first := i % n
 			if waits := first%10 == 9; o.settled == waits {
 				t.Errorf("event %d: settled %v", i, o.settled)
+			} else if i%2 == 1 && waits != (o.kept != nil && strings.Contains(o.kept.Error(), "not written yet")) {
+				t.Errorf("event %d ingested: not applied because %v", i, o.kept)
 			}
 			if a := out[first].r; i >= n && (a.EventID != o.r.EventID || a.Duplicate == o.r.Duplicate) {
 				t.Errorf("event %d sent twice: %+v and %+v", first, a, o.r)
+			}
+			if o.view == nil {
+				continue
+			}
+			// The order read where its event was processed is the order
+			// as read afterwards.
+			if v, err := e.orders.ByExternalID(ctx, e.ws.ID, orders.API, events[i].Order.ExternalID); err != nil || !reflect.DeepEqual(*o.view, v) {
+				t.Errorf("event %d: Ingest gave\n%+v\nByExternalID gives\n%+v (%v)", i, *o.view, v, err)
 			}
 		}
 		count := func(q string) (v int64) {

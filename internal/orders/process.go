@@ -1,6 +1,7 @@
 package orders
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -76,17 +77,118 @@ func (s *Store) ProcessDue(ctx context.Context, limit int) (int, error) {
 // settled (applied, or rejected for good); one that must wait is
 // rescheduled. On SQLite, concurrent calls commit together (see group).
 func (s *Store) Process(ctx context.Context, eventID string) (bool, error) {
-	var out outcome
-	var err error
+	return s.process(ctx, eventID, nil)
+}
+
+// Ingested is what Ingest did: the event as received, and the order it
+// concerns.
+type Ingested struct {
+	Receipt
+	Order *View // the order as it stands after the event; nil if there is none
+	// NotApplied is why the event was not applied, if it was not: it waits
+	// for something (and is tried again later), it is rejected for good,
+	// or an error stopped it (and the processor takes it up again).
+	NotApplied error
+}
+
+// Ingest receives an event and processes it at once, as Receive then
+// Process do, and returns the order source's externalID names in wsID as
+// it stands after. An error means the event was not stored; once it is
+// stored, a failure to apply it is only reported (NotApplied).
+//
+// On SQLite the event is stored, applied, and the order read back in one
+// transaction, shared with concurrent calls (see group): the answer waits
+// for the commit, so the event is stored before it is acknowledged, and
+// should applying it fail, it is stored on its own and applied again
+// apart, as without groups. Reading the order in the transaction that
+// wrote it spares a read from the pool just after a commit, which on
+// SQLite starts from an empty page cache.
+func (s *Store) Ingest(ctx context.Context, wsID string, ev Event, externalID string) (Ingested, error) {
+	rec, err := s.toReceive(ctx, wsID, ev)
+	if err != nil {
+		return Ingested{}, err
+	}
+	want := &viewWant{wsID: wsID, source: ev.Source, externalID: externalID}
+	var in Ingested
 	if s.group != nil {
-		out, err = s.group.process(ctx, eventID)
+		j := s.group.ingest(ctx, rec, want)
+		if !j.received {
+			return Ingested{}, j.err
+		}
+		in.Receipt = j.receipt
+		_, err = s.settle(ctx, j.receipt.EventID, j.out, j.err, want)
+		in.NotApplied = cmp.Or(j.err, err)
 	} else {
-		s.stmts.prepareWanted(ctx) // before the transaction holds the writer
-		err = s.db.Tx(ctx, func(tx *sql.Tx) error {
-			var err error
-			out, err = s.processIn(ctx, tx, eventID)
-			return err
-		})
+		if in.Receipt, err = s.insertEvent(ctx, s.writer(), rec); err != nil {
+			return Ingested{}, err
+		}
+		out, perr := s.processOnce(ctx, in.EventID, want)
+		_, err = s.settle(ctx, in.EventID, out, perr, want)
+		in.NotApplied = cmp.Or(perr, err)
+	}
+	if want.done {
+		if want.found {
+			in.Order = &want.v
+		}
+		return in, nil
+	}
+	v, err := s.ByExternalID(ctx, wsID, ev.Source, externalID)
+	switch {
+	case err == nil:
+		in.Order = &v
+	case !errors.Is(err, store.ErrNotFound) && in.NotApplied == nil:
+		in.NotApplied = err
+	}
+	return in, nil
+}
+
+// viewWant is an order to read in the transaction that processes an
+// event; done once it is read there and the transaction committed.
+type viewWant struct {
+	wsID, source, externalID string
+	v                        View
+	found, done              bool
+}
+
+// readIn reads the order wanted (if any) in the transaction of q.
+func (w *viewWant) readIn(ctx context.Context, s *Store, q querier) error {
+	if w == nil {
+		return nil
+	}
+	v, err := s.viewWhere(context.WithoutCancel(ctx), q, byExternalID, w.wsID, w.source, w.externalID)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	w.v, w.found, w.done = v, err == nil, true
+	return nil
+}
+
+func (s *Store) process(ctx context.Context, eventID string, want *viewWant) (bool, error) {
+	out, err := s.processOnce(ctx, eventID, want)
+	return s.settle(ctx, eventID, out, err, want)
+}
+
+// processOnce marks an event processed and applies it in a transaction
+// (on SQLite, a group's): err is why it could not.
+func (s *Store) processOnce(ctx context.Context, eventID string, want *viewWant) (out outcome, err error) {
+	if s.group != nil {
+		return s.group.process(ctx, eventID, want)
+	}
+	s.stmts.prepareWanted(ctx) // before the transaction holds the writer
+	err = s.db.Tx(ctx, func(tx *sql.Tx) error {
+		var err error
+		out, err = s.processIn(ctx, tx, eventID, want)
+		return err
+	})
+	return out, err
+}
+
+// settle finishes processing an event after its transaction: err is its
+// error. Events that wait for the order are applied now; an event that
+// must wait is rescheduled, one that is rejected marked so.
+func (s *Store) settle(ctx context.Context, eventID string, out outcome, err error, want *viewWant) (bool, error) {
+	if err != nil && want != nil {
+		want.done = false // read in a transaction that did not commit
 	}
 	var wait retryLater
 	var rej rejected
@@ -131,10 +233,13 @@ type outcome struct {
 }
 
 // processIn marks an event processed and applies it, in tx, with its
-// rollups.
-func (s *Store) processIn(ctx context.Context, tx *sql.Tx, eventID string) (outcome, error) {
+// rollups, and reads the order wanted (if any).
+func (s *Store) processIn(ctx context.Context, tx *sql.Tx, eventID string, want *viewWant) (outcome, error) {
 	q := s.inTx(tx).keepRollups()
 	out, err := s.processWith(ctx, q, eventID)
+	if err == nil {
+		err = want.readIn(ctx, s, q)
+	}
 	if err != nil {
 		return out, err
 	}

@@ -132,7 +132,7 @@ func (s *Store) List(ctx context.Context, wsID string, f Filter) ([]View, error)
 		return nil, err
 	}
 	for i := range out {
-		if err := s.fill(ctx, st.Currency, &out[i]); err != nil {
+		if err := s.fill(ctx, s.reader(), st.Currency, &out[i]); err != nil {
 			return nil, err
 		}
 	}
@@ -151,11 +151,17 @@ func (s *Store) Get(ctx context.Context, wsID, orderID string) (View, error) {
 
 // ByExternalID finds an order by the source's ID.
 func (s *Store) ByExternalID(ctx context.Context, wsID, source, externalID string) (View, error) {
-	return s.getWhere(ctx, `o.source = $2 AND o.external_id = $3`, wsID, source, externalID)
+	return s.getWhere(ctx, byExternalID, wsID, source, externalID)
 }
 
+const byExternalID = `o.source = $2 AND o.external_id = $3`
+
 func (s *Store) getWhere(ctx context.Context, where string, args ...any) (View, error) {
-	q := s.reader()
+	return s.viewWhere(ctx, s.reader(), where, args...)
+}
+
+// viewWhere reads an order through q: the read pool, or a transaction.
+func (s *Store) viewWhere(ctx context.Context, q querier, where string, args ...any) (View, error) {
 	var v View
 	var codes string
 	var reporting sql.NullString
@@ -171,16 +177,14 @@ func (s *Store) getWhere(ctx context.Context, where string, args ...any) (View, 
 	if !reporting.Valid {
 		reporting.String = DefaultSettings.Currency
 	}
-	return v, s.fill(ctx, reporting.String, &v)
+	return v, s.fill(ctx, q, reporting.String, &v)
 }
 
-func (s *Store) fill(ctx context.Context, reporting string, v *View) error {
-	q := s.reader()
+func (s *Store) fill(ctx context.Context, q querier, reporting string, v *View) error {
 	v.Reporting = reporting
 	rows, err := q.QueryContext(ctx, `SELECT l.external_id, l.sku, l.name, l.quantity, l.unit_price, l.discount, l.amount, l.amount_rc, l.kind, l.how,
-		COALESCE(l.offer_id, ''), COALESCE(SUM(CASE WHEN g.entry <> 'sale' THEN -g.amount ELSE 0 END), 0)
-		FROM order_lines l LEFT JOIN ledger g ON g.line_id = l.id WHERE l.order_id = $1
-		GROUP BY l.id, l.n, l.external_id, l.sku, l.name, l.quantity, l.unit_price, l.discount, l.amount, l.amount_rc, l.kind, l.how, l.offer_id ORDER BY l.n`, v.ID)
+		COALESCE(l.offer_id, ''), COALESCE((SELECT -SUM(g.amount) FROM ledger g WHERE g.line_id = l.id AND g.entry <> 'sale'), 0)
+		FROM order_lines l WHERE l.order_id = $1 ORDER BY l.n`, v.ID)
 	if err != nil {
 		return fmt.Errorf("orders: lines: %w", err)
 	}

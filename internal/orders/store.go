@@ -273,8 +273,20 @@ func (ev Event) key() string {
 // received twice is stored once. Processing happens after (Process). On
 // SQLite, concurrent calls commit together (see group).
 func (s *Store) Receive(ctx context.Context, wsID string, ev Event) (Receipt, error) {
-	if err := s.Check(ctx, wsID, ev); err != nil {
+	rec, err := s.toReceive(ctx, wsID, ev)
+	if err != nil {
 		return Receipt{}, err
+	}
+	if s.group != nil {
+		return s.group.receive(ctx, rec)
+	}
+	return s.insertEvent(ctx, s.writer(), rec)
+}
+
+// toReceive checks an event and makes it the row Receive stores.
+func (s *Store) toReceive(ctx context.Context, wsID string, ev Event) (*received, error) {
+	if err := s.Check(ctx, wsID, ev); err != nil {
+		return nil, err
 	}
 	st := stored{Event: ev}
 	if ev.Kind == Placed {
@@ -287,17 +299,14 @@ func (s *Store) Receive(ctx context.Context, wsID string, ev Event) (Receipt, er
 	}
 	payload, err := json.Marshal(st)
 	if err != nil {
-		return Receipt{}, err
+		return nil, err
 	}
 	rec := &received{id: id.New("oev"), wsID: wsID, source: ev.Source, key: ev.key(), kind: ev.Kind, orderRef: ev.orderRef(), payload: string(payload),
 		at: time.Now().UnixMicro()}
 	if ev.Kind == Placed {
 		rec.version = fmt.Sprintf("%s:%d", ev.Order.ExternalID, ev.Order.UpdatedAt.UnixMicro())
 	}
-	if s.group != nil {
-		return s.group.receive(ctx, rec)
-	}
-	return s.insertEvent(ctx, s.writer(), rec)
+	return rec, nil
 }
 
 // received is an event as order_events keeps it.
