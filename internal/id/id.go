@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/base32"
 	"encoding/binary"
+	mrand "math/rand/v2"
 	"strings"
 	"sync"
 	"time"
@@ -19,38 +20,54 @@ var (
 	mu     sync.Mutex
 	lastMS int64
 	lastR  [10]byte
+	// stride draws the steps between IDs of one millisecond: ChaCha8,
+	// a cryptographically strong generator seeded from crypto/rand, and
+	// cheaper than a read from the kernel on every redirect.
+	stride = mrand.New(mrand.NewChaCha8(seed()))
 )
 
+func seed() (s [32]byte) {
+	rand.Read(s[:])
+	return s
+}
+
 // New returns a 26-character ID that sorts by creation time (millisecond
-// precision, then random within the same millisecond, monotonic inside one
-// process) and carries 80 random bits, in the manner of a ULID. prefix, when
-// given, is joined with an underscore ("mem_01j…").
+// precision, then by order of creation inside one process) and carries 80
+// random bits, in the manner of a ULID. IDs of the same millisecond step
+// up by a random amount (up to 2^32), not by one, so one ID tells nothing
+// of the next (click IDs are handed to visitors). prefix, when given, is
+// joined with an underscore ("mem_01j…").
 func New(prefix string) string { return NewNow(prefix, time.Now()) }
 
 // NewNow is New for a caller that has just read the clock (a redirect reads
 // it once for the click's time and its ID): the same ordering, with now
 // taken as the current time.
 func NewNow(prefix string, now time.Time) string {
-	var r [10]byte
 	ms := now.UnixMilli()
 	mu.Lock()
-	if ms <= lastMS {
-		// Same millisecond, or the clock stepped back: stay on the last
-		// millisecond and count up the random part, so IDs stay ordered.
-		ms = lastMS
-		for i := len(lastR) - 1; i >= 0; i-- {
-			lastR[i]++
-			if lastR[i] != 0 {
-				break
-			}
-		}
-	} else {
+	if ms > lastMS || !step(&lastR, stride.Uint64()>>32+1) {
+		// A new millisecond, or (after about 2^48 IDs in one) the random
+		// part would overflow: move on to the next millisecond, afresh.
+		lastMS = max(ms, lastMS+1)
 		rand.Read(lastR[:])
-		lastMS = ms
 	}
-	r = lastR
+	ms, r := lastMS, lastR
 	mu.Unlock()
 	return format(prefix, ms, r)
+}
+
+// step adds n to the 80-bit big-endian number r, reporting false (and
+// leaving r unusable) if it overflows.
+func step(r *[10]byte, n uint64) bool {
+	lo := binary.BigEndian.Uint64(r[2:])
+	sum := lo + n
+	binary.BigEndian.PutUint64(r[2:], sum)
+	if sum >= lo {
+		return true
+	}
+	hi := binary.BigEndian.Uint16(r[:2]) + 1
+	binary.BigEndian.PutUint16(r[:2], hi)
+	return hi != 0
 }
 
 // NewAt is an ID for a given time, for backfills that must sort by when an

@@ -1,6 +1,7 @@
 package id
 
 import (
+	"encoding/binary"
 	"sort"
 	"testing"
 	"time"
@@ -85,5 +86,48 @@ func TestNewNowKeepsOrder(t *testing.T) {
 	want := now.Add(5 * time.Millisecond).Truncate(time.Millisecond)
 	if at, ok := Time(c); !ok || !at.Equal(want) {
 		t.Fatalf("Time(%s) = %v, want %v", c, at, want)
+	}
+}
+
+// TestNewStepsByRandomAmounts: IDs of one millisecond tell nothing of the
+// next. Not parallel: no other test makes IDs meanwhile.
+func TestNewStepsByRandomAmounts(t *testing.T) {
+	now := time.Now()
+	var prev [16]byte
+	steps := map[uint64]bool{}
+	for i := range 1000 {
+		s := NewNow("", now)
+		b, err := enc.DecodeString(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cur := [16]byte(b)
+		if i > 0 && [6]byte(cur[:6]) == [6]byte(prev[:6]) && [2]byte(cur[6:8]) == [2]byte(prev[6:8]) {
+			lo, plo := binary.BigEndian.Uint64(cur[8:]), binary.BigEndian.Uint64(prev[8:])
+			if d := lo - plo; d == 0 || d > 1<<32 {
+				t.Fatalf("step %d: %d", i, d)
+			} else {
+				steps[d] = true
+			}
+		}
+		if i > 0 && string(cur[:]) <= string(prev[:]) {
+			t.Fatalf("ID %d does not sort after the one before", i)
+		}
+		prev = cur
+	}
+	if len(steps) < 900 {
+		t.Fatalf("only %d different steps between 1000 IDs of one millisecond", len(steps))
+	}
+}
+
+func TestStepCarriesAndOverflows(t *testing.T) {
+	t.Parallel()
+	r := [10]byte{0, 1, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}
+	if !step(&r, 2) || r != [10]byte{0, 2, 0, 0, 0, 0, 0, 0, 0, 1} {
+		t.Fatalf("carry: % x", r)
+	}
+	r = [10]byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xf0}
+	if step(&r, 1<<8) {
+		t.Fatal("overflow not reported")
 	}
 }
