@@ -153,7 +153,18 @@ func main() {
 			}
 		}
 	}
+	// A handler that wrk left mid-request as its last round ended may still
+	// be between buffering its click and counting its redirect: read the
+	// count once it has stopped moving.
 	answered := int64(roost.Metric(`roost_redirects_total{result="ok"}`))
+	for {
+		time.Sleep(200 * time.Millisecond)
+		now := int64(roost.Metric(`roost_redirects_total{result="ok"}`))
+		if now == answered {
+			break
+		}
+		answered = now
+	}
 	roost.Stop() // SIGTERM: roost writes every buffered click before it exits
 	st, err := store.Open(ctx, db.URL, dir)
 	if err != nil {
