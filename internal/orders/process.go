@@ -77,7 +77,8 @@ func (s *Store) ProcessDue(ctx context.Context, limit int) (int, error) {
 // settled (applied, or rejected for good); one that must wait is
 // rescheduled. On SQLite, concurrent calls commit together (see group).
 func (s *Store) Process(ctx context.Context, eventID string) (bool, error) {
-	return s.process(ctx, eventID, nil)
+	out, err := s.processOnce(ctx, eventID, nil)
+	return s.settle(ctx, eventID, out, err, nil)
 }
 
 // Ingested is what Ingest did: the event as received, and the order it
@@ -161,11 +162,6 @@ func (w *viewWant) readIn(ctx context.Context, s *Store, q querier) error {
 	}
 	w.v, w.found, w.done = v, err == nil, true
 	return nil
-}
-
-func (s *Store) process(ctx context.Context, eventID string, want *viewWant) (bool, error) {
-	out, err := s.processOnce(ctx, eventID, want)
-	return s.settle(ctx, eventID, out, err, want)
 }
 
 // processOnce marks an event processed and applies it in a transaction
