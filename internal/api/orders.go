@@ -50,8 +50,11 @@ func (a *API) receive(w http.ResponseWriter, r *http.Request, ev orders.Event, e
 	if err != nil {
 		return err
 	}
-	if in.NotApplied != nil {
+	switch {
+	case orders.Expected(in.NotApplied):
 		a.Log.Info("api: order event not applied now", "event", in.EventID, "reason", in.NotApplied)
+	case in.NotApplied != nil:
+		a.Log.Warn("api: order event kept for later processing", "event", in.EventID, "err", in.NotApplied)
 	}
 	out := map[string]any{"event_id": in.EventID, "duplicate": in.Duplicate}
 	if in.Order != nil {

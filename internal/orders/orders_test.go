@@ -509,7 +509,7 @@ func TestConcurrentIngestion(t *testing.T) {
 			first := i % n
 			if waits := first%10 == 9; o.settled == waits {
 				t.Errorf("event %d: settled %v", i, o.settled)
-			} else if i%2 == 1 && waits != (o.kept != nil && strings.Contains(o.kept.Error(), "not written yet")) {
+			} else if i%2 == 1 && waits != (orders.Expected(o.kept) && strings.Contains(o.kept.Error(), "not written yet")) {
 				t.Errorf("event %d ingested: not applied because %v", i, o.kept)
 			}
 			if a := out[first].r; i >= n && (a.EventID != o.r.EventID || a.Duplicate == o.r.Duplicate) {
@@ -563,4 +563,11 @@ func TestConcurrentIngestion(t *testing.T) {
 		}
 		checkRollups(t, e)
 	})
+}
+
+func TestExpectedIsOnlyWaitsAndRejections(t *testing.T) {
+	t.Parallel()
+	if orders.Expected(nil) || orders.Expected(fmt.Errorf("orders: %w", context.DeadlineExceeded)) {
+		t.Fatal("a fault counted as part of normal work")
+	}
 }

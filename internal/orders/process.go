@@ -92,6 +92,15 @@ type Ingested struct {
 	NotApplied error
 }
 
+// Expected reports whether err, an Ingested.NotApplied, is part of normal
+// work (the event waits for something, or is rejected for good and marked
+// so) rather than a fault that stopped it.
+func Expected(err error) bool {
+	var wait retryLater
+	var rej rejected
+	return errors.As(err, &wait) || errors.As(err, &rej)
+}
+
 // Ingest receives an event and processes it at once, as Receive then
 // Process do, and returns the order source's externalID names in wsID as
 // it stands after. An error means the event was not stored; once it is
