@@ -99,7 +99,7 @@ func main() {
 			benchkit.Fail("%v", err)
 		}
 		for _, c := range clicks[start:min(start+500, len(clicks))] {
-			if _, err := tx.ExecContext(ctx, `INSERT INTO clicks (id, workspace_id, link_id, at, visitor) VALUES ($1, $2, $3, $4, 'v')`, c, w.ID, p.Copies[0].LinkID, now.Add(-time.Hour).UnixMicro()); err != nil {
+			if err := links.StoreClick(ctx, tx, links.Click{ID: c, WorkspaceID: w.ID, LinkID: p.Copies[0].LinkID, At: now.Add(-time.Hour), Visitor: "v"}, links.Classified{}, false); err != nil {
 				benchkit.Fail("%v", err)
 			}
 		}

@@ -83,6 +83,8 @@ type Recorder struct {
 	rows  []row
 	vals  []any
 	seen  seenSet
+	// profiles maps stored profiles to their IDs (see profileCacheMax).
+	profiles map[profile]int64
 
 	// Written counts clicks stored; Spills counts clicks that went to disk.
 	Written, Spills atomic.Int64
@@ -102,7 +104,7 @@ func NewRecorder(db *store.DB, log *slog.Logger, cfg RecorderConfig) (*Recorder,
 	if cfg.FlushEvery <= 0 {
 		cfg.FlushEvery = DefaultRecorderConfig.FlushEvery
 	}
-	r := &Recorder{db: db, log: log, cfg: cfg, wake: make(chan struct{}, 1), giveUp: make(chan struct{}), done: make(chan struct{}), stmts: map[stmtKey]*sql.Stmt{}}
+	r := &Recorder{db: db, log: log, cfg: cfg, wake: make(chan struct{}, 1), giveUp: make(chan struct{}), done: make(chan struct{}), stmts: map[stmtKey]*sql.Stmt{}, profiles: map[profile]int64{}}
 	r.room.L = &r.mu
 	r.seen.init()
 	if cfg.SpillDir != "" {
@@ -490,23 +492,44 @@ type row struct {
 	stored bool
 }
 
-// profile is what clicks of one batch share but for their ID, time,
-// visitor and unique flag: a viral link's clicks come in a handful of
-// profiles (the same link, device, browser, referrer), so its values are
-// sent to the database once per profile rather than once per click.
+// profile is what clicks share but for their ID, time, visitor and unique
+// flag: a viral link's clicks come in a handful of profiles (the same
+// link, device, browser, referrer). Each is stored once, in
+// click_profiles, and a click row points to it.
 type profile struct {
 	ws, link, ref, device, os, browser, country, reason string
 	bot                                                 bool
 }
 
+func compareProfiles(a, b profile) int {
+	return cmp.Or(strings.Compare(a.link, b.link), strings.Compare(a.ref, b.ref), strings.Compare(a.device, b.device),
+		strings.Compare(a.os, b.os), strings.Compare(a.browser, b.browser), strings.Compare(a.country, b.country),
+		cmp.Compare(b2i(a.bot), b2i(b.bot)), strings.Compare(a.reason, b.reason), strings.Compare(a.ws, b.ws))
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// profileOf is the profile of a click as classified.
+func profileOf(c Click, cl Classified) profile {
+	return profile{ws: c.WorkspaceID, link: c.LinkID, ref: c.Referrer, device: cl.Device, os: trunc(cl.OS, 64), browser: trunc(cl.Browser, 64),
+		country: c.Country, bot: cl.Bot, reason: cl.BotReason}
+}
+
+// profileCache maps the profiles this writer has stored to their IDs, so
+// a batch only asks the database for new ones. Profiles are never
+// deleted, so an ID stays good; the map is dropped when it grows past its
+// bound, and a forgotten profile is simply asked for again.
+const profileCacheMax = 20_000
+
 // chunkSizes split a batch into multi-row statements of a few fixed sizes,
 // so each is prepared once and reused: parsing a statement of hundreds of
 // rows costs as much as running it.
 var chunkSizes = []int{256, 64, 16, 4, 1}
-
-// sharedMin is the smallest run of clicks with one profile that is
-// written with the profile bound once; smaller runs go in plain rows.
-const sharedMin = 4
 
 // chunk returns the largest chunk size at most n.
 func chunk(n int) int {
@@ -522,7 +545,7 @@ func chunk(n int) int {
 // of prepared statements. head is the statement up to VALUES, tail what
 // follows the rows; args(i, vals) appends row i's values. When scan is not
 // nil the statement has a RETURNING clause and scan reads each returned row.
-func (r *Recorder) bulk(ctx context.Context, tx *sql.Tx, head, tail string, cols, n int, args func(i int, vals []any) []any, scan func(*sql.Rows) error) error {
+func (r *Recorder) bulk(ctx context.Context, tx *sql.Tx, head, tail string, n int, args func(i int, vals []any) []any, scan func(*sql.Rows) error) error {
 	for start := 0; start < n; {
 		size := chunk(n - start)
 		vals := r.vals[:0]
@@ -575,8 +598,8 @@ var bulkStatements = []struct {
 	cols       int
 }{
 	{uniquesHead, uniquesTail, 3},
-	{clicksHead, "", 13},
-	{clicksHead, clicksReplayTail, 13},
+	{clicksHead, "", 5},
+	{clicksHead, clicksReplayTail, 5},
 	{countsHead, countsTail, 6},
 	{dimsHead, dimsTail, 7},
 }
@@ -584,7 +607,7 @@ var bulkStatements = []struct {
 const (
 	uniquesHead      = `INSERT INTO click_uniques (link_id, day, visitor)`
 	uniquesTail      = `ON CONFLICT (link_id, day, visitor) DO NOTHING RETURNING link_id, day, visitor`
-	clicksHead       = `INSERT INTO clicks (id, workspace_id, link_id, at, visitor, referrer_host, device, os, browser, country, bot, bot_reason, is_unique)`
+	clicksHead       = `INSERT INTO click_log (id, profile_id, at, visitor, is_unique)`
 	clicksReplayTail = `ON CONFLICT (id) DO NOTHING RETURNING id`
 	countsHead       = `INSERT INTO click_counts (link_id, hour, workspace_id, total, human, uniques)`
 	countsTail       = `ON CONFLICT (link_id, hour) DO UPDATE SET total = click_counts.total + excluded.total,
@@ -592,19 +615,18 @@ const (
 	dimsHead = `INSERT INTO click_dims (link_id, day, dim, value, workspace_id, clicks, human)`
 	dimsTail = `ON CONFLICT (link_id, day, dim, value) DO UPDATE SET clicks = click_dims.clicks + excluded.clicks, human = click_dims.human + excluded.human`
 
-	// SQLite: a run of clicks with one profile, its nine values bound
-	// once (anonymous parameters are numbered in the order they appear,
-	// so the profile's come first), four per click.
-	clicksSharedHead = clicksHead + ` SELECT column1, ?, ?, column2, column3, ?, ?, ?, ?, ?, ?, ?, column4 FROM (VALUES `
-	sharedKey        = "shared"
+	// profileUpsert stores a profile, or finds it stored by another node
+	// or an earlier run, and returns its ID either way. (A no-op update,
+	// because DO NOTHING returns no row for a profile already there.)
+	profileUpsert = `INSERT INTO click_profiles (workspace_id, link_id, referrer_host, device, os, browser, country, bot, bot_reason)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+		ON CONFLICT (link_id, referrer_host, device, os, browser, country, bot, bot_reason) DO UPDATE SET workspace_id = excluded.workspace_id
+		RETURNING id`
+	profileKey = "profile"
 
-	// PostgreSQL: a whole batch in one statement, the clicks and the
-	// profiles as arrays.
-	clicksUnnest = clicksHead + ` SELECT c.id, p.ws, p.link, c.at, c.visitor, p.ref, p.device, p.os, p.browser, p.country, p.bot, p.reason, c.uniq
-		FROM unnest($1::text[], $2::bigint[], $3::text[], $4::boolean[], $5::bigint[]) AS c(id, at, visitor, uniq, k)
-		JOIN unnest($6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::boolean[], $14::text[])
-			WITH ORDINALITY AS p(ws, link, ref, device, os, browser, country, bot, reason, k) ON p.k = c.k`
-	unnestKey = "unnest"
+	// PostgreSQL: a whole batch in one statement, as arrays.
+	clicksUnnest = clicksHead + ` SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::text[], $5::boolean[])`
+	unnestKey    = "unnest"
 )
 
 // prepare readies every statement, once, before the first batch: not
@@ -621,47 +643,35 @@ func (r *Recorder) prepare(ctx context.Context) error {
 		r.stmts[key] = st
 		return nil
 	}
-	rowsOf := func(sb *strings.Builder, size, cols, first int) {
-		for i := range size {
-			if i > 0 {
-				sb.WriteString(", ")
-			}
-			sb.WriteByte('(')
-			for j := range cols {
-				if j > 0 {
-					sb.WriteString(", ")
-				}
-				sb.WriteString(r.db.Param(first + i*cols + j))
-			}
-			sb.WriteByte(')')
-		}
-	}
 	for _, b := range bulkStatements {
 		for _, size := range chunkSizes {
 			var sb strings.Builder
 			sb.WriteString(b.head)
 			sb.WriteString(" VALUES ")
-			rowsOf(&sb, size, b.cols, 1)
+			for i := range size {
+				if i > 0 {
+					sb.WriteString(", ")
+				}
+				sb.WriteByte('(')
+				for j := range b.cols {
+					if j > 0 {
+						sb.WriteString(", ")
+					}
+					sb.WriteString(r.db.Param(1 + i*b.cols + j))
+				}
+				sb.WriteByte(')')
+			}
 			sb.WriteString(" " + b.tail)
 			if err := add(stmtKey{b.head, b.tail, size}, sb.String()); err != nil {
 				return err
 			}
 		}
 	}
+	if err := add(stmtKey{profileKey, "", 0}, profileUpsert); err != nil {
+		return err
+	}
 	if r.db.Dialect == store.Postgres {
 		return add(stmtKey{unnestKey, "", 0}, clicksUnnest)
-	}
-	for _, size := range chunkSizes {
-		if size < sharedMin {
-			continue
-		}
-		var sb strings.Builder
-		sb.WriteString(clicksSharedHead)
-		rowsOf(&sb, size, 4, 10)
-		sb.WriteByte(')')
-		if err := add(stmtKey{sharedKey, "", size}, sb.String()); err != nil {
-			return err
-		}
 	}
 	return nil
 }
@@ -685,8 +695,7 @@ func (r *Recorder) insert(ctx context.Context, batch []Click, replay bool) (int,
 		}
 		unix := c.At.Unix()
 		rw := row{Click: c, Classified: lastCl, day: unix / 86400, hour: unix / 3600 * 3600 * 1e6}
-		p := profile{ws: c.WorkspaceID, link: c.LinkID, ref: c.Referrer, device: rw.Device, os: trunc(rw.OS, 64), browser: trunc(rw.Browser, 64),
-			country: c.Country, bot: rw.Bot, reason: rw.BotReason}
+		p := profileOf(c, lastCl)
 		if lastProf < 0 || profs[lastProf] != p {
 			k, ok := profIndex[p]
 			if !ok {
@@ -704,6 +713,20 @@ func (r *Recorder) insert(ctx context.Context, batch []Click, replay bool) (int,
 	if err := r.prepare(ctx); err != nil {
 		return 0, err
 	}
+
+	// Profiles this writer has not stored before are looked up or added
+	// in the batch's transaction, in a fixed order so two nodes never
+	// deadlock on each other's; the cache learns them once it commits.
+	pids := make([]int64, len(profs))
+	var missing []int
+	for i, p := range profs {
+		if id, ok := r.profiles[p]; ok {
+			pids[i] = id
+		} else {
+			missing = append(missing, i)
+		}
+	}
+	slices.SortFunc(missing, func(a, b int) int { return compareProfiles(profs[a], profs[b]) })
 
 	// A human visitor's first click on a link each day is unique. The
 	// primary key of click_uniques decides, across every node; a key this
@@ -728,7 +751,15 @@ func (r *Recorder) insert(ctx context.Context, batch []Click, replay bool) (int,
 		for i := range rows {
 			rows[i].unique, rows[i].stored = false, !replay
 		}
-		err := r.bulk(ctx, tx, uniquesHead, uniquesTail, 3, len(keys), func(i int, vals []any) []any {
+		for _, i := range missing {
+			p := profs[i]
+			err := r.exec(ctx, tx, stmtKey{profileKey, "", 0}, append(r.vals[:0], p.ws, p.link, p.ref, p.device, p.os, p.browser, p.country, p.bot, p.reason),
+				func(res *sql.Rows) error { return res.Scan(&pids[i]) })
+			if err != nil {
+				return fmt.Errorf("links: store click profile: %w", err)
+			}
+		}
+		err := r.bulk(ctx, tx, uniquesHead, uniquesTail, len(keys), func(i int, vals []any) []any {
 			return append(vals, keys[i].link, keys[i].day, keys[i].visitor)
 		}, func(res *sql.Rows) error {
 			var k seenKey
@@ -742,13 +773,17 @@ func (r *Recorder) insert(ctx context.Context, batch []Click, replay bool) (int,
 			return fmt.Errorf("links: insert uniques: %w", err)
 		}
 
+		args := func(i int, vals []any) []any {
+			rw := &rows[i]
+			return append(vals, rw.ID, pids[rw.prof], rw.At.UnixMicro(), rw.Visitor, rw.unique)
+		}
 		switch {
 		case replay:
 			byID := make(map[string]int, len(rows))
 			for i, rw := range rows {
 				byID[rw.ID] = i
 			}
-			err = r.bulk(ctx, tx, clicksHead, clicksReplayTail, 13, len(rows), r.clickArgs, func(res *sql.Rows) error {
+			err = r.bulk(ctx, tx, clicksHead, clicksReplayTail, len(rows), args, func(res *sql.Rows) error {
 				var id string
 				err := res.Scan(&id)
 				if i, ok := byID[id]; ok {
@@ -757,9 +792,9 @@ func (r *Recorder) insert(ctx context.Context, batch []Click, replay bool) (int,
 				return err
 			})
 		case r.db.Dialect == store.Postgres:
-			err = r.insertUnnest(ctx, tx, profs)
+			err = r.insertUnnest(ctx, tx, pids)
 		default:
-			err = r.insertShared(ctx, tx, profs)
+			err = r.bulk(ctx, tx, clicksHead, "", len(rows), args, nil)
 		}
 		if err != nil {
 			return fmt.Errorf("links: insert clicks: %w", err)
@@ -776,62 +811,26 @@ func (r *Recorder) insert(ctx context.Context, batch []Click, replay bool) (int,
 		for _, k := range keys {
 			r.seen.add(k)
 		}
+		for _, i := range missing {
+			if len(r.profiles) >= profileCacheMax {
+				clear(r.profiles)
+			}
+			r.profiles[profs[i]] = pids[i]
+		}
 	}
 	return inserted, err
 }
 
-// clickArgs appends the values of row i for a plain click insert.
-func (r *Recorder) clickArgs(i int, vals []any) []any {
-	rw := &r.rows[i]
-	return append(vals, rw.ID, rw.WorkspaceID, rw.LinkID, rw.At.UnixMicro(), rw.Visitor, rw.Referrer, rw.Device,
-		trunc(rw.OS, 64), trunc(rw.Browser, 64), rw.Country, rw.Bot, rw.BotReason, rw.unique)
-}
-
-// insertShared writes a fresh batch on SQLite: each run of at least
-// sharedMin clicks with one profile binds the profile once; what is left
-// goes in plain rows.
-func (r *Recorder) insertShared(ctx context.Context, tx *sql.Tx, profs []profile) error {
-	byProf := make([][]int, len(profs))
-	for i, rw := range r.rows {
-		byProf[rw.prof] = append(byProf[rw.prof], i)
-	}
-	var plain []int
-	for k, idx := range byProf {
-		p := profs[k]
-		for len(idx) >= sharedMin {
-			size := chunk(len(idx))
-			vals := append(r.vals[:0], p.ws, p.link, p.ref, p.device, p.os, p.browser, p.country, p.bot, p.reason)
-			for _, i := range idx[:size] {
-				rw := &r.rows[i]
-				vals = append(vals, rw.ID, rw.At.UnixMicro(), rw.Visitor, rw.unique)
-			}
-			if err := r.exec(ctx, tx, stmtKey{sharedKey, "", size}, vals, nil); err != nil {
-				return err
-			}
-			idx = idx[size:]
-		}
-		plain = append(plain, idx...)
-	}
-	return r.bulk(ctx, tx, clicksHead, "", 13, len(plain), func(i int, vals []any) []any { return r.clickArgs(plain[i], vals) }, nil)
-}
-
 // insertUnnest writes a fresh batch on PostgreSQL in one statement.
-func (r *Recorder) insertUnnest(ctx context.Context, tx *sql.Tx, profs []profile) error {
+func (r *Recorder) insertUnnest(ctx context.Context, tx *sql.Tx, pids []int64) error {
 	n := len(r.rows)
 	ids, visitors := make([]string, n), make([]string, n)
-	ats, ks := make([]int64, n), make([]int64, n)
+	ats, profiles := make([]int64, n), make([]int64, n)
 	uniq := make([]bool, n)
 	for i, rw := range r.rows {
-		ids[i], ats[i], visitors[i], uniq[i], ks[i] = rw.ID, rw.At.UnixMicro(), rw.Visitor, rw.unique, int64(rw.prof+1)
+		ids[i], profiles[i], ats[i], visitors[i], uniq[i] = rw.ID, pids[rw.prof], rw.At.UnixMicro(), rw.Visitor, rw.unique
 	}
-	m := len(profs)
-	ws, link, ref, device, oses, browser, country, reason := make([]string, m), make([]string, m), make([]string, m), make([]string, m),
-		make([]string, m), make([]string, m), make([]string, m), make([]string, m)
-	bot := make([]bool, m)
-	for i, p := range profs {
-		ws[i], link[i], ref[i], device[i], oses[i], browser[i], country[i], bot[i], reason[i] = p.ws, p.link, p.ref, p.device, p.os, p.browser, p.country, p.bot, p.reason
-	}
-	return r.exec(ctx, tx, stmtKey{unnestKey, "", 0}, append(r.vals[:0], ids, ats, visitors, uniq, ks, ws, link, ref, device, oses, browser, country, bot, reason), nil)
+	return r.exec(ctx, tx, stmtKey{unnestKey, "", 0}, append(r.vals[:0], ids, profiles, ats, visitors, uniq), nil)
 }
 
 // rollups adds the batch's stored clicks to the counters: one upsert row
@@ -918,7 +917,7 @@ func (r *Recorder) rollups(ctx context.Context, tx *sql.Tx, profs []profile) err
 	ck := slices.SortedFunc(maps.Keys(counts), func(a, b ckey) int {
 		return cmp.Or(strings.Compare(a.link, b.link), cmp.Compare(a.hour, b.hour))
 	})
-	err := r.bulk(ctx, tx, countsHead, countsTail, 6, len(ck), func(i int, vals []any) []any {
+	err := r.bulk(ctx, tx, countsHead, countsTail, len(ck), func(i int, vals []any) []any {
 		c := counts[ck[i]]
 		return append(vals, ck[i].link, ck[i].hour, c.ws, c.total, c.human, c.uniques)
 	}, nil)
@@ -928,7 +927,7 @@ func (r *Recorder) rollups(ctx context.Context, tx *sql.Tx, profs []profile) err
 	dk := slices.SortedFunc(maps.Keys(dims), func(a, b dkey) int {
 		return cmp.Or(strings.Compare(a.link, b.link), cmp.Compare(a.day, b.day), strings.Compare(a.dim, b.dim), strings.Compare(a.val, b.val))
 	})
-	err = r.bulk(ctx, tx, dimsHead, dimsTail, 7, len(dk), func(i int, vals []any) []any {
+	err = r.bulk(ctx, tx, dimsHead, dimsTail, len(dk), func(i int, vals []any) []any {
 		d := dims[dk[i]]
 		return append(vals, dk[i].link, dk[i].day, dk[i].dim, dk[i].val, d.ws, d.clicks, d.human)
 	}, nil)
@@ -995,4 +994,21 @@ func trunc(s string, n int) string {
 		return s[:n]
 	}
 	return s
+}
+
+// StoreClick writes one click and its profile straight to the database,
+// outside the buffer and without counting it in the rollups: for data
+// generators and tests that need a click in place. Redirects go through
+// the Recorder.
+func StoreClick(ctx context.Context, q store.Querier, c Click, cl Classified, unique bool) error {
+	p := profileOf(c, cl)
+	var pid int64
+	err := q.QueryRowContext(ctx, profileUpsert, p.ws, p.link, p.ref, p.device, p.os, p.browser, p.country, p.bot, p.reason).Scan(&pid)
+	if err != nil {
+		return fmt.Errorf("links: store click profile: %w", err)
+	}
+	if _, err := q.ExecContext(ctx, clicksHead+` VALUES ($1, $2, $3, $4, $5)`, c.ID, pid, c.At.UnixMicro(), c.Visitor, unique); err != nil {
+		return fmt.Errorf("links: store click: %w", err)
+	}
+	return nil
 }

@@ -92,9 +92,9 @@ func TestRecorderSpillsAndReplays(t *testing.T) {
 	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		spill := t.TempDir()
-		// A database whose clicks table is missing behaves like one that is down.
+		// A database whose click table is missing behaves like one that is down.
 		broken := storetest.New(t, db.Dialect)
-		if _, err := broken.W.Exec(`ALTER TABLE clicks RENAME TO clicks_gone`); err != nil {
+		if _, err := broken.W.Exec(`ALTER TABLE click_log RENAME TO click_log_gone`); err != nil {
 			t.Fatal(err)
 		}
 		rec, err := links.NewRecorder(broken, quiet, links.RecorderConfig{Buffer: 10, BatchSize: 5, FlushEvery: time.Millisecond, SpillDir: spill})
@@ -518,4 +518,69 @@ func TestAddAfterClose(t *testing.T) {
 			t.Fatal("the late click was not stored")
 		}
 	})
+}
+
+// TestProfilesSharedAcrossNodes writes clicks of the same links, browsers
+// and referrers through two recorders on two handles of one database, as
+// two nodes would, at once: each profile is stored once, whichever node
+// met it first, and every click reads back with its own.
+func TestProfilesSharedAcrossNodes(t *testing.T) {
+	t.Parallel()
+	for _, d := range storetest.Dialects() {
+		t.Run(string(d), func(t *testing.T) {
+			t.Parallel()
+			u := storetest.URL(t, d)
+			db := storetest.Open(t, u)
+			uas := []string{iphone, "Mozilla/5.0 (X11; Linux x86_64; rv:125.0) Gecko/20100101 Firefox/125.0", "Twitterbot/1.0"}
+			refs := []string{"", "mastodon.social", "bsky.app"}
+			type want struct{ link, ua, ref string }
+			var mu sync.Mutex
+			added := map[string]want{}
+			var wg sync.WaitGroup
+			for node := range 2 {
+				rec, err := links.NewRecorder(storetest.Open(t, u), quiet, links.RecorderConfig{BatchSize: 7, FlushEvery: time.Millisecond})
+				if err != nil {
+					t.Fatal(err)
+				}
+				wg.Go(func() {
+					defer rec.Close(context.Background())
+					for i := range 600 {
+						w := want{fmt.Sprintf("l%d", i%4), uas[(i/4)%3], refs[(i/12+node)%3]}
+						c := click("ws", w.link, fmt.Sprintf("v%d", i%9), w.ua, time.Now())
+						c.Referrer = w.ref
+						mu.Lock()
+						added[c.ID] = w
+						mu.Unlock()
+						rec.Add(c)
+					}
+				})
+			}
+			wg.Wait()
+			if n := count(t, db, `SELECT COUNT(*) FROM click_profiles`); n != 4*3*3 {
+				t.Fatalf("%d profiles stored, want %d", n, 4*3*3)
+			}
+			rows, err := db.R.Query(`SELECT id, link_id, referrer_host, browser, bot FROM clicks`)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer rows.Close()
+			n := 0
+			for rows.Next() {
+				var id, link, ref, browser string
+				var bot bool
+				if err := rows.Scan(&id, &link, &ref, &browser, &bot); err != nil {
+					t.Fatal(err)
+				}
+				w := added[id]
+				cl := links.Classify(w.ua, "GET")
+				if link != w.link || ref != w.ref || browser != cl.Browser || bot != cl.Bot {
+					t.Fatalf("click %s stored as %s %q %s bot=%v, added as %+v", id, link, ref, browser, bot, w)
+				}
+				n++
+			}
+			if n != len(added) {
+				t.Fatalf("%d clicks read back of %d", n, len(added))
+			}
+		})
+	}
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/roost-hq/roost/internal/id"
+	"github.com/roost-hq/roost/internal/links"
 	"github.com/roost-hq/roost/internal/offers"
 	"github.com/roost-hq/roost/internal/store"
 	"github.com/roost-hq/roost/internal/store/storetest"
@@ -209,7 +210,7 @@ func TestClaimRefusals(t *testing.T) {
 			refused(t, err, "needs_link")
 		}
 		clickID := id.New("")
-		if _, err := db.W.Exec(`INSERT INTO clicks (id, workspace_id, link_id, at, visitor) VALUES ($1, $2, 'lnk_1', 1, 'v')`, clickID, w.ID); err != nil {
+		if err := links.StoreClick(ctx, db.W, links.Click{ID: clickID, WorkspaceID: w.ID, LinkID: "lnk_1", At: time.UnixMicro(1), Visitor: "v"}, links.Classified{}, false); err != nil {
 			t.Fatal(err)
 		}
 		if c, err := s.Claim(ctx, viaLink, offers.ClaimRequest{Identity: person(5), ClickID: clickID}); err != nil || c.ClickID != clickID {

@@ -65,7 +65,7 @@ func (e env) click(t *testing.T, at time.Time) (clickID, postID string) {
 		t.Fatal(err)
 	}
 	clickID = id.NewAt("", at)
-	if _, err := e.db.W.Exec(`INSERT INTO clicks (id, workspace_id, link_id, at, visitor) VALUES ($1, $2, $3, $4, 'v')`, clickID, e.ws.ID, p.Copies[0].LinkID, at.UnixMicro()); err != nil {
+	if err := links.StoreClick(context.Background(), e.db.W, links.Click{ID: clickID, WorkspaceID: e.ws.ID, LinkID: p.Copies[0].LinkID, At: at, Visitor: "v"}, links.Classified{}, false); err != nil {
 		t.Fatal(err)
 	}
 	return clickID, p.ID

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/roost-hq/roost/internal/id"
+	"github.com/roost-hq/roost/internal/links"
 	"github.com/roost-hq/roost/internal/offers"
 	"github.com/roost-hq/roost/internal/orders"
 	"github.com/roost-hq/roost/internal/posts"
@@ -106,7 +107,7 @@ func TestRollupsEqualTouches(t *testing.T) {
 			for j, c := range p.Copies {
 				at := now.Add(-time.Duration(21-3*i)*day - time.Duration(j)*time.Hour)
 				cid := id.NewAt("", at)
-				if _, err := db.W.Exec(`INSERT INTO clicks (id, workspace_id, link_id, at, visitor) VALUES ($1, $2, $3, $4, 'v')`, cid, e.ws.ID, c.LinkID, at.UnixMicro()); err != nil {
+				if err := links.StoreClick(context.Background(), db.W, links.Click{ID: cid, WorkspaceID: e.ws.ID, LinkID: c.LinkID, At: at, Visitor: "v"}, links.Classified{}, false); err != nil {
 					t.Fatal(err)
 				}
 				clicks = append(clicks, cid)

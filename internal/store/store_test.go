@@ -218,3 +218,76 @@ func TestReader(t *testing.T) {
 		}
 	})
 }
+
+// TestClickProfilesMigration stores clicks in the table of migration 0003
+// and checks that 0014 moves every one into click_log and click_profiles,
+// one profile per distinct link and breakdown, with the clicks view
+// reading back what was stored; new profiles are numbered after them.
+func TestClickProfilesMigration(t *testing.T) {
+	t.Parallel()
+	for _, d := range storetest.Dialects() {
+		t.Run(string(d), func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			db, err := store.Open(ctx, storetest.URL(t, d), "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			if _, err := db.MigrateTo(ctx, 13); err != nil {
+				t.Fatal(err)
+			}
+			const cols = `id, workspace_id, link_id, at, visitor, referrer_host, device, os, browser, country, bot, bot_reason, is_unique`
+			type click struct {
+				id, ws, link                          string
+				at                                    int64
+				visitor, ref, device, os, browser, cc string
+				bot                                   bool
+				reason                                string
+				unique                                bool
+			}
+			want := []click{
+				{"c1", "ws1", "l1", 10, "v1", "mastodon.social", "mobile", "iOS", "Safari", "DE", false, "", true},
+				{"c2", "ws1", "l1", 20, "v2", "mastodon.social", "mobile", "iOS", "Safari", "DE", false, "", true},
+				{"c3", "ws1", "l1", 30, "v1", "mastodon.social", "mobile", "iOS", "Safari", "DE", false, "", false},
+				{"c4", "ws1", "l1", 40, "p1", "", "bot", "", "", "", true, "preview:Mastodon", false},
+				{"c5", "ws2", "l2", 50, "v3", "", "desktop", "Linux", "Firefox", "", false, "", true},
+			}
+			for _, c := range want {
+				if _, err := db.W.ExecContext(ctx, `INSERT INTO clicks (`+cols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
+					c.id, c.ws, c.link, c.at, c.visitor, c.ref, c.device, c.os, c.browser, c.cc, c.bot, c.reason, c.unique); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if applied, err := db.Migrate(ctx); err != nil || len(applied) == 0 || !strings.HasPrefix(applied[0], "0014_") {
+				t.Fatalf("Migrate after 0013 applied %v, %v", applied, err)
+			}
+			rows, err := db.R.QueryContext(ctx, `SELECT `+cols+` FROM clicks ORDER BY id`)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []click
+			for rows.Next() {
+				var c click
+				if err := rows.Scan(&c.id, &c.ws, &c.link, &c.at, &c.visitor, &c.ref, &c.device, &c.os, &c.browser, &c.cc, &c.bot, &c.reason, &c.unique); err != nil {
+					t.Fatal(err)
+				}
+				got = append(got, c)
+			}
+			if err := rows.Err(); err != nil {
+				t.Fatal(err)
+			}
+			if fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Fatalf("clicks after the migration:\n got %v\nwant %v", got, want)
+			}
+			var profiles, maxID int64
+			if err := db.R.QueryRowContext(ctx, `SELECT COUNT(*), MAX(id) FROM click_profiles`).Scan(&profiles, &maxID); err != nil || profiles != 3 {
+				t.Fatalf("%d profiles (%v), want 3", profiles, err)
+			}
+			var next int64
+			if err := db.W.QueryRowContext(ctx, `INSERT INTO click_profiles (workspace_id, link_id) VALUES ('ws1', 'l3') RETURNING id`).Scan(&next); err != nil || next <= maxID {
+				t.Fatalf("a new profile got ID %d (%v), after %d", next, err, maxID)
+			}
+		})
+	}
+}

@@ -80,7 +80,7 @@ func TestClaimPage(t *testing.T) {
 		dan := e.Browser()
 		want(t, dan.Post("/o/via-link", "/o/via-link", url.Values{"action": {"claim"}}), http.StatusConflict, "open it from one of its posts")
 		cid := id.New("")
-		if _, err := db.W.Exec(`INSERT INTO clicks (id, workspace_id, link_id, at, visitor) VALUES ($1, $2, 'lnk_1', 1, 'v')`, cid, w.ID); err != nil {
+		if err := links.StoreClick(context.Background(), db.W, links.Click{ID: cid, WorkspaceID: w.ID, LinkID: "lnk_1", At: time.UnixMicro(1), Visitor: "v"}, links.Classified{}, false); err != nil {
 			t.Fatal(err)
 		}
 		want(t, dan.Get("/o/via-link?roost_cid="+cid), 200)

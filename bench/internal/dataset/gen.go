@@ -486,7 +486,16 @@ func visitorKey(v uint64) string { return fmt.Sprintf("%016x%016x", v, v*0x9e377
 // daily rollups the click writer keeps.
 func (g *gen) writeClicks() error {
 	ld := newLoader(g.ctx, g.db)
-	clicks := ld.table(`INSERT INTO clicks (id, workspace_id, link_id, at, visitor, referrer_host, device, os, browser, country, bot, bot_reason, is_unique) VALUES `, 13)
+	// Profiles are numbered here, as the click writer would have found
+	// them: each click points to its own.
+	profilesT := ld.table(`INSERT INTO click_profiles (id, workspace_id, link_id, referrer_host, device, os, browser, country, bot, bot_reason) VALUES `, 10)
+	clicks := ld.table(`INSERT INTO click_log (id, profile_id, at, visitor, is_unique) VALUES `, 5)
+	type pk struct {
+		link                                 int32
+		ref, device, os, browser, cc, reason string
+		bot                                  bool
+	}
+	profiles := map[pk]int64{}
 	type hk struct {
 		link int32
 		hour int64
@@ -529,7 +538,14 @@ func (g *gen) writeClicks() error {
 				device, os, browser = "desktop", []string{"Windows", "macOS", "Linux"}[g.r.IntN(3)], []string{"Chrome", "Firefox", "Safari", "Edge"}[g.r.IntN(4)]
 			}
 		}
-		clicks.add(cid, g.ws, g.links[c.link].id, c.at, visitorKey(vis), ref, device, os, browser, country, c.bot, reason, c.unique)
+		k := pk{c.link, ref, device, os, browser, country, reason, c.bot}
+		pid, ok := profiles[k]
+		if !ok {
+			pid = int64(len(profiles) + 1)
+			profiles[k] = pid
+			profilesT.add(pid, g.ws, g.links[c.link].id, ref, device, os, browser, country, c.bot, reason)
+		}
+		clicks.add(cid, pid, c.at, visitorKey(vis), c.unique)
 		if c.unique {
 			uniques = append(uniques, uk{c.link, d, vis})
 		}
@@ -568,7 +584,13 @@ func (g *gen) writeClicks() error {
 	if err := ld.close(); err != nil {
 		return err
 	}
-	g.say("%d clicks written", len(g.clicks))
+	if g.db.Dialect == store.Postgres {
+		// Profiles the click writer adds later are numbered after these.
+		if _, err := g.db.W.ExecContext(g.ctx, `SELECT setval(pg_get_serial_sequence('click_profiles', 'id'), (SELECT MAX(id) FROM click_profiles))`); err != nil {
+			return fmt.Errorf("dataset: click profile numbers: %w", err)
+		}
+	}
+	g.say("%d clicks written (%d profiles)", len(g.clicks), len(profiles))
 	// The rollups in key order, as the tables keep them.
 	ld = newLoader(g.ctx, g.db)
 	uniquesT := ld.table(`INSERT INTO click_uniques (link_id, day, visitor) VALUES `, 3)
