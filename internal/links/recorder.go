@@ -79,12 +79,11 @@ type Recorder struct {
 	spilled   atomic.Int64 // clicks in spill files, not yet in the database
 
 	// Only the writer goroutine uses these.
-	stmts map[stmtKey]*sql.Stmt // prepared inserts
-	rows  []row
-	vals  []any
-	seen  seenSet
-	// profiles maps stored profiles to their IDs (see profileCacheMax).
-	profiles map[profile]int64
+	stmts    map[stmtKey]*sql.Stmt // prepared inserts
+	rows     []row
+	vals     []any
+	seen     seenSet
+	profiles profileCache
 
 	// Written counts clicks stored; Spills counts clicks that went to disk.
 	Written, Spills atomic.Int64
@@ -104,9 +103,10 @@ func NewRecorder(db *store.DB, log *slog.Logger, cfg RecorderConfig) (*Recorder,
 	if cfg.FlushEvery <= 0 {
 		cfg.FlushEvery = DefaultRecorderConfig.FlushEvery
 	}
-	r := &Recorder{db: db, log: log, cfg: cfg, wake: make(chan struct{}, 1), giveUp: make(chan struct{}), done: make(chan struct{}), stmts: map[stmtKey]*sql.Stmt{}, profiles: map[profile]int64{}}
+	r := &Recorder{db: db, log: log, cfg: cfg, wake: make(chan struct{}, 1), giveUp: make(chan struct{}), done: make(chan struct{}), stmts: map[stmtKey]*sql.Stmt{}}
 	r.room.L = &r.mu
 	r.seen.init()
+	r.profiles.init(profileCacheMax)
 	if cfg.SpillDir != "" {
 		if err := os.MkdirAll(cfg.SpillDir, 0o700); err != nil {
 			return nil, fmt.Errorf("links: click spill directory: %w", err)
@@ -520,11 +520,51 @@ func profileOf(c Click, cl Classified) profile {
 		country: c.Country, bot: cl.Bot, reason: cl.BotReason}
 }
 
-// profileCache maps the profiles this writer has stored to their IDs, so
-// a batch only asks the database for new ones. Profiles are never
-// deleted, so an ID stays good; the map is dropped when it grows past its
-// bound, and a forgotten profile is simply asked for again.
+// profileCache remembers the IDs of the profiles this writer has met, so
+// a batch asks the database only about new ones (profiles are never
+// deleted: an ID stays good). It is keyed by 128-bit hashes of the
+// profiles, which give the collector nothing to scan, and kept in two
+// generations: when the newer is full the older is dropped, so the
+// profiles of the links being clicked now stay while old ones go. A
+// forgotten profile is simply looked up again. Only the writer uses it.
+type profileCache struct {
+	seed1, seed2 maphash.Seed
+	max          int
+	cur, old     map[[2]uint64]int64
+}
+
+// profileCacheMax bounds each generation: about 1 MB.
 const profileCacheMax = 20_000
+
+func (c *profileCache) init(max int) {
+	c.seed1, c.seed2, c.max = maphash.MakeSeed(), maphash.MakeSeed(), max
+	c.cur, c.old = map[[2]uint64]int64{}, map[[2]uint64]int64{}
+}
+
+func (c *profileCache) key(p profile) [2]uint64 {
+	return [2]uint64{maphash.Comparable(c.seed1, p), maphash.Comparable(c.seed2, p)}
+}
+
+func (c *profileCache) get(p profile) (int64, bool) {
+	k := c.key(p)
+	if id, ok := c.cur[k]; ok {
+		return id, true
+	}
+	id, ok := c.old[k]
+	if ok {
+		c.put(k, id)
+	}
+	return id, ok
+}
+
+func (c *profileCache) add(p profile, id int64) { c.put(c.key(p), id) }
+
+func (c *profileCache) put(k [2]uint64, id int64) {
+	if len(c.cur) >= c.max {
+		c.old, c.cur = c.cur, make(map[[2]uint64]int64, c.max)
+	}
+	c.cur[k] = id
+}
 
 // chunkSizes split a batch into multi-row statements of a few fixed sizes,
 // so each is prepared once and reused: parsing a statement of hundreds of
@@ -615,14 +655,15 @@ const (
 	dimsHead = `INSERT INTO click_dims (link_id, day, dim, value, workspace_id, clicks, human)`
 	dimsTail = `ON CONFLICT (link_id, day, dim, value) DO UPDATE SET clicks = click_dims.clicks + excluded.clicks, human = click_dims.human + excluded.human`
 
-	// profileUpsert stores a profile, or finds it stored by another node
-	// or an earlier run, and returns its ID either way. (A no-op update,
-	// because DO NOTHING returns no row for a profile already there.)
-	profileUpsert = `INSERT INTO click_profiles (workspace_id, link_id, referrer_host, device, os, browser, country, bot, bot_reason)
+	// A profile's ID is read, and the profile stored only when it is not
+	// there: a profile found costs no write (and on PostgreSQL no dead
+	// row), and one another node stores at the same moment is read once
+	// it is committed.
+	profileSelect = `SELECT id FROM click_profiles WHERE link_id = $1 AND referrer_host = $2 AND device = $3 AND os = $4
+		AND browser = $5 AND country = $6 AND bot = $7 AND bot_reason = $8`
+	profileInsert = `INSERT INTO click_profiles (link_id, referrer_host, device, os, browser, country, bot, bot_reason, workspace_id)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-		ON CONFLICT (link_id, referrer_host, device, os, browser, country, bot, bot_reason) DO UPDATE SET workspace_id = excluded.workspace_id
-		RETURNING id`
-	profileKey = "profile"
+		ON CONFLICT (link_id, referrer_host, device, os, browser, country, bot, bot_reason) DO NOTHING RETURNING id`
 
 	// PostgreSQL: a whole batch in one statement, as arrays.
 	clicksUnnest = clicksHead + ` SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::text[], $5::boolean[])`
@@ -630,11 +671,20 @@ const (
 )
 
 // prepare readies every statement, once, before the first batch: not
-// inside a transaction, which holds SQLite's only write connection.
-func (r *Recorder) prepare(ctx context.Context) error {
+// inside a transaction, which holds SQLite's only write connection. It
+// prepares all or none, so a failed attempt is made again whole.
+func (r *Recorder) prepare(ctx context.Context) (err error) {
 	if len(r.stmts) > 0 {
 		return nil
 	}
+	defer func() {
+		if err != nil {
+			for k, st := range r.stmts {
+				st.Close()
+				delete(r.stmts, k)
+			}
+		}
+	}()
 	add := func(key stmtKey, q string) error {
 		st, err := r.db.W.PrepareContext(ctx, q)
 		if err != nil {
@@ -667,8 +717,10 @@ func (r *Recorder) prepare(ctx context.Context) error {
 			}
 		}
 	}
-	if err := add(stmtKey{profileKey, "", 0}, profileUpsert); err != nil {
-		return err
+	for _, q := range []string{profileSelect, profileInsert} {
+		if err := add(stmtKey{q, "", 0}, q); err != nil {
+			return err
+		}
 	}
 	if r.db.Dialect == store.Postgres {
 		return add(stmtKey{unnestKey, "", 0}, clicksUnnest)
@@ -720,7 +772,7 @@ func (r *Recorder) insert(ctx context.Context, batch []Click, replay bool) (int,
 	pids := make([]int64, len(profs))
 	var missing []int
 	for i, p := range profs {
-		if id, ok := r.profiles[p]; ok {
+		if id, ok := r.profiles.get(p); ok {
 			pids[i] = id
 		} else {
 			missing = append(missing, i)
@@ -752,11 +804,12 @@ func (r *Recorder) insert(ctx context.Context, batch []Click, replay bool) (int,
 			rows[i].unique, rows[i].stored = false, !replay
 		}
 		for _, i := range missing {
-			p := profs[i]
-			err := r.exec(ctx, tx, stmtKey{profileKey, "", 0}, append(r.vals[:0], p.ws, p.link, p.ref, p.device, p.os, p.browser, p.country, p.bot, p.reason),
-				func(res *sql.Rows) error { return res.Scan(&pids[i]) })
+			var err error
+			pids[i], err = profileID(profs[i], func(q string, args ...any) *sql.Row {
+				return tx.StmtContext(ctx, r.stmts[stmtKey{q, "", 0}]).QueryRowContext(ctx, args...)
+			})
 			if err != nil {
-				return fmt.Errorf("links: store click profile: %w", err)
+				return err
 			}
 		}
 		err := r.bulk(ctx, tx, uniquesHead, uniquesTail, len(keys), func(i int, vals []any) []any {
@@ -812,10 +865,7 @@ func (r *Recorder) insert(ctx context.Context, batch []Click, replay bool) (int,
 			r.seen.add(k)
 		}
 		for _, i := range missing {
-			if len(r.profiles) >= profileCacheMax {
-				clear(r.profiles)
-			}
-			r.profiles[profs[i]] = pids[i]
+			r.profiles.add(profs[i], pids[i])
 		}
 	}
 	return inserted, err
@@ -1001,14 +1051,39 @@ func trunc(s string, n int) string {
 // generators and tests that need a click in place. Redirects go through
 // the Recorder.
 func StoreClick(ctx context.Context, q store.Querier, c Click, cl Classified, unique bool) error {
-	p := profileOf(c, cl)
-	var pid int64
-	err := q.QueryRowContext(ctx, profileUpsert, p.ws, p.link, p.ref, p.device, p.os, p.browser, p.country, p.bot, p.reason).Scan(&pid)
+	pid, err := profileID(profileOf(c, cl), func(query string, args ...any) *sql.Row { return q.QueryRowContext(ctx, query, args...) })
 	if err != nil {
-		return fmt.Errorf("links: store click profile: %w", err)
+		return err
 	}
 	if _, err := q.ExecContext(ctx, clicksHead+` VALUES ($1, $2, $3, $4, $5)`, c.ID, pid, c.At.UnixMicro(), c.Visitor, unique); err != nil {
 		return fmt.Errorf("links: store click: %w", err)
+	}
+	return nil
+}
+
+// profileID reads the ID of profile p, storing the profile first if it is
+// new, through query, which runs profileSelect or profileInsert.
+func profileID(p profile, query func(q string, args ...any) *sql.Row) (int64, error) {
+	key := []any{p.link, p.ref, p.device, p.os, p.browser, p.country, p.bot, p.reason}
+	var id int64
+	// Twice at most: a profile that is neither found nor stored was
+	// stored by another node in between, and is there to read.
+	for range 2 {
+		err := query(profileSelect, key...).Scan(&id)
+		if !errors.Is(err, sql.ErrNoRows) {
+			return id, wrapProfile(err)
+		}
+		err = query(profileInsert, append(key, p.ws)...).Scan(&id)
+		if !errors.Is(err, sql.ErrNoRows) {
+			return id, wrapProfile(err)
+		}
+	}
+	return 0, errors.New("links: click profile neither found nor stored")
+}
+
+func wrapProfile(err error) error {
+	if err != nil {
+		return fmt.Errorf("links: click profile: %w", err)
 	}
 	return nil
 }
