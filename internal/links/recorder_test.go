@@ -584,3 +584,38 @@ func TestProfilesSharedAcrossNodes(t *testing.T) {
 		})
 	}
 }
+
+// TestRecorderRecoversWhenTheTableReturns starts a recorder on a database
+// whose click table is missing, so its statements cannot be prepared, and
+// puts the table back: the clicks buffered meanwhile are written, none
+// spilled.
+func TestRecorderRecoversWhenTheTableReturns(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		if _, err := db.W.Exec(`ALTER TABLE click_log RENAME TO click_log_gone`); err != nil {
+			t.Fatal(err)
+		}
+		rec, err := links.NewRecorder(db, quiet, links.RecorderConfig{BatchSize: 5, FlushEvery: time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range 20 {
+			rec.Add(click("ws", "l1", fmt.Sprint("v", i), iphone, time.Now()))
+		}
+		time.Sleep(100 * time.Millisecond) // the writer has failed at least once
+		if n := rec.Written.Load(); n != 0 {
+			t.Fatalf("%d clicks written without their table", n)
+		}
+		if _, err := db.W.Exec(`ALTER TABLE click_log_gone RENAME TO click_log`); err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+		defer cancel()
+		if err := rec.Close(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if n := count(t, db, `SELECT COUNT(*) FROM clicks`); n != 20 || rec.Spills.Load() != 0 {
+			t.Fatalf("%d clicks stored and %d spilled, want 20 and 0", n, rec.Spills.Load())
+		}
+	})
+}
